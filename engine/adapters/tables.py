@@ -1,0 +1,298 @@
+"""The relational schema (SQLAlchemy Core). Domain classes stay plain; repositories map rows."""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    Column,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    Numeric,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+metadata = MetaData(naming_convention=NAMING)
+
+# An integer primary key that autoincrements on both SQLite (INTEGER) and PostgreSQL (BIGINT).
+BigId = BigInteger().with_variant(Integer(), "sqlite")
+TS = DateTime(timezone=True)
+Money = Numeric(14, 4)
+
+skus = Table(
+    "skus", metadata,
+    Column("sku", String(64), primary_key=True),
+    Column("name", String(300), nullable=False),
+    Column("category", String(100), nullable=False),
+    Column("unit_price", Money, nullable=False),
+    Column("weight_kg", Numeric(10, 3), nullable=False),
+    Column("hazmat", Boolean, nullable=False, default=False),
+    Column("is_new", Boolean, nullable=False, default=False),
+    Column("unit_of_measure", String(8), nullable=False, default="EA"),
+    Column("attributes", JSON, nullable=False, default=dict),
+    Column("active", Boolean, nullable=False, default=True),
+)
+
+sku_substitutes = Table(
+    "sku_substitutes", metadata,
+    Column("sku", String(64), ForeignKey("skus.sku"), primary_key=True),
+    Column("substitute_sku", String(64), ForeignKey("skus.sku"), primary_key=True),
+    Column("min_price_ratio", Numeric(6, 3), nullable=False),
+    Column("max_price_ratio", Numeric(6, 3), nullable=False),
+    Column("valid_from", DateTime(), nullable=True),
+    Column("valid_until", DateTime(), nullable=True),
+)
+
+nodes = Table(
+    "nodes", metadata,
+    Column("code", String(32), primary_key=True),
+    Column("name", String(200), nullable=False),
+    Column("node_type", String(16), nullable=False),
+    Column("city", String(100), nullable=False),
+    Column("state", String(8), nullable=False),
+    Column("postal_code", String(16), nullable=False),
+    Column("latitude", Numeric(9, 6), nullable=False),
+    Column("longitude", Numeric(9, 6), nullable=False),
+    Column("timezone", String(64), nullable=False),
+    Column("daily_pick_capacity", Integer, nullable=False),
+    Column("cutoff_local", String(5), nullable=False),
+    Column("ship_from_enabled", Boolean, nullable=False),
+    Column("hazmat_capable", Boolean, nullable=False),
+    Column("b2b_only", Boolean, nullable=False),
+    Column("handling_cost", Money, nullable=False),
+    Column("active", Boolean, nullable=False, default=True),
+)
+
+channels = Table(
+    "channels", metadata,
+    Column("code", String(32), primary_key=True),
+    Column("name", String(200), nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("priority", Boolean, nullable=False),
+    Column("active", Boolean, nullable=False, default=True),
+)
+
+carriers = Table(
+    "carriers", metadata,
+    Column("code", String(32), primary_key=True),
+    Column("name", String(200), nullable=False),
+    Column("services", JSON, nullable=False),
+)
+
+lanes = Table(
+    "lanes", metadata,
+    Column("carrier", String(32), ForeignKey("carriers.code"), primary_key=True),
+    Column("service", String(16), primary_key=True),
+    Column("origin_node", String(32), ForeignKey("nodes.code"), primary_key=True),
+    Column("dest_prefix", String(3), primary_key=True),
+    Column("zone", Integer, nullable=False),
+    Column("transit_days", Integer, nullable=False),
+)
+
+price_lists = Table(
+    "price_lists", metadata,
+    Column("code", String(32), primary_key=True),
+    Column("currency", String(3), nullable=False),
+)
+
+price_list_items = Table(
+    "price_list_items", metadata,
+    Column("price_list_code", String(32), ForeignKey("price_lists.code"), primary_key=True),
+    Column("sku", String(64), ForeignKey("skus.sku"), primary_key=True),
+    Column("price", Money, nullable=False),
+)
+
+accounts = Table(
+    "accounts", metadata,
+    Column("code", String(32), primary_key=True),
+    Column("name", String(200), nullable=False),
+    Column("tier", String(16), nullable=False),
+    Column("price_list_code", String(32), ForeignKey("price_lists.code"), nullable=False),
+    Column("credit_limit", Money, nullable=False),
+    Column("ship_complete", Boolean, nullable=False),
+    Column("edi_partner_id", String(64), nullable=True, unique=True),
+    Column("email_domains", JSON, nullable=False, default=list),
+)
+
+customers = Table(
+    "customers", metadata,
+    Column("customer_id", String(64), primary_key=True),
+    Column("email", String(320), nullable=False, unique=True),
+    Column("name", String(200), nullable=False),
+    Column("tier", String(16), nullable=False),
+    Column("account_code", String(32), ForeignKey("accounts.code"), nullable=True),
+)
+
+# The database itself refuses a commit that would break the stock invariant: the conditional
+# updates in the repository are the first line of defence, these checks the last.
+stock_balances = Table(
+    "stock_balances", metadata,
+    Column("sku", String(64), ForeignKey("skus.sku"), primary_key=True),
+    Column("node", String(32), ForeignKey("nodes.code"), primary_key=True),
+    Column("on_hand", Integer, nullable=False, default=0),
+    Column("reserved", Integer, nullable=False, default=0),
+    Column("safety_stock", Integer, nullable=False, default=0),
+    Column("protected_qty", Integer, nullable=False, default=0),
+    Column("priority_reserved", Integer, nullable=False, default=0),
+    CheckConstraint("reserved >= 0", name="reserved_not_negative"),
+    CheckConstraint("reserved <= on_hand", name="reserved_within_on_hand"),
+    CheckConstraint("safety_stock >= 0", name="safety_not_negative"),
+    CheckConstraint("protected_qty >= 0", name="protected_not_negative"),
+    CheckConstraint("priority_reserved >= 0 AND priority_reserved <= reserved",
+                    name="priority_reserved_within_reserved"),
+)
+
+stock_movements = Table(
+    "stock_movements", metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("movement_id", String(32), nullable=False, unique=True),
+    Column("sku", String(64), nullable=False),
+    Column("node", String(32), nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("quantity", Integer, nullable=False),
+    Column("reference", String(200), nullable=False, default=""),
+    Column("reason", String(500), nullable=False, default=""),
+    Column("occurred_at", TS, nullable=False),
+    Index("ix_stock_movements_sku_node", "sku", "node"),
+)
+
+reservations = Table(
+    "reservations", metadata,
+    Column("reservation_id", String(32), primary_key=True),
+    Column("sku", String(64), nullable=False),
+    Column("node", String(32), nullable=False),
+    Column("quantity", Integer, nullable=False),
+    Column("consumed", Integer, nullable=False, default=0),
+    Column("channel", String(32), nullable=False),
+    Column("priority", Boolean, nullable=False),
+    Column("order_id", String(32), nullable=True),
+    Column("line_no", Integer, nullable=True),
+    Column("hold_id", String(64), nullable=True),
+    Column("status", String(16), nullable=False),
+    Column("created_at", TS, nullable=False),
+    Column("expires_at", TS, nullable=True),
+    Column("ended_at", TS, nullable=True),
+    CheckConstraint("quantity > 0", name="quantity_positive"),
+    CheckConstraint("consumed >= 0 AND consumed <= quantity", name="consumed_within_quantity"),
+    Index("ix_reservations_order", "order_id"),
+    Index("ix_reservations_hold", "hold_id"),
+    Index("ix_reservations_status_expiry", "status", "expires_at"),
+    Index("ix_reservations_sku_node_status", "sku", "node", "status"),
+)
+
+channel_caps = Table(
+    "channel_caps", metadata,
+    Column("channel", String(32), ForeignKey("channels.code"), primary_key=True),
+    Column("sku", String(64), ForeignKey("skus.sku"), primary_key=True),
+    Column("cap", Integer, nullable=False),
+    Column("used", Integer, nullable=False, default=0),
+    Column("starts_at", TS, nullable=True),
+    Column("ends_at", TS, nullable=True),
+    CheckConstraint("cap >= 0", name="cap_not_negative"),
+    CheckConstraint("used >= 0", name="used_not_negative"),
+)
+
+orders = Table(
+    "orders", metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("channel", String(32), ForeignKey("channels.code"), nullable=False),
+    Column("external_id", String(128), nullable=False),
+    Column("customer_id", String(64), nullable=True),
+    Column("account_code", String(32), nullable=True),
+    Column("ship_to", JSON, nullable=False),
+    Column("status", String(24), nullable=False),
+    Column("paused_from", String(24), nullable=True),
+    Column("status_reason", String(500), nullable=False, default=""),
+    Column("currency", String(3), nullable=False),
+    Column("requested_delivery", TS, nullable=True),
+    Column("notes", Text, nullable=False, default=""),
+    Column("placed_at", TS, nullable=False),
+    Column("updated_at", TS, nullable=False),
+    Column("version", Integer, nullable=False, default=0),
+    UniqueConstraint("channel", "external_id", name="uq_orders_channel_external_id"),
+    Index("ix_orders_status", "status"),
+)
+
+order_lines = Table(
+    "order_lines", metadata,
+    Column("order_id", BigId, ForeignKey("orders.id"), primary_key=True),
+    Column("line_no", Integer, primary_key=True),
+    Column("sku", String(64), ForeignKey("skus.sku"), nullable=False),
+    Column("quantity", Integer, nullable=False),
+    Column("unit_price", Money, nullable=False),
+    Column("allocated", Integer, nullable=False, default=0),
+    Column("shipped", Integer, nullable=False, default=0),
+    Column("cancelled", Integer, nullable=False, default=0),
+    CheckConstraint("quantity > 0", name="quantity_positive"),
+    CheckConstraint("shipped + cancelled <= quantity", name="shipped_within_quantity"),
+)
+
+order_status_history = Table(
+    "order_status_history", metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("order_id", BigId, ForeignKey("orders.id"), nullable=False),
+    Column("at", TS, nullable=False),
+    Column("from_status", String(24), nullable=True),
+    Column("to_status", String(24), nullable=False),
+    Column("reason", String(500), nullable=False, default=""),
+    Index("ix_order_status_history_order", "order_id"),
+)
+
+shipments = Table(
+    "shipments", metadata,
+    Column("shipment_id", String(64), primary_key=True),
+    Column("order_id", BigId, ForeignKey("orders.id"), nullable=False),
+    Column("node", String(32), nullable=False),
+    Column("carrier", String(32), nullable=False),
+    Column("tracking_number", String(64), nullable=False),
+    Column("lines", JSON, nullable=False),
+    Column("shipped_at", TS, nullable=False),
+    Index("ix_shipments_order", "order_id"),
+)
+
+outbox = Table(
+    "outbox", metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("event_id", String(32), nullable=False, unique=True),
+    Column("event_type", String(64), nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("aggregate", String(32), nullable=False),
+    Column("aggregate_id", String(128), nullable=False),
+    Column("payload", JSON, nullable=False),
+    Column("occurred_at", TS, nullable=False),
+    Column("published_at", TS, nullable=True),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("last_error", Text, nullable=True),
+    Index("ix_outbox_unpublished", "published_at", "id"),
+)
+
+idempotency_keys = Table(
+    "idempotency_keys", metadata,
+    Column("key", String(200), primary_key=True),
+    Column("command", String(64), nullable=False),
+    Column("request_hash", String(64), nullable=False),
+    Column("response", JSON, nullable=False),
+    Column("created_at", TS, nullable=False),
+)
+
+processed_events = Table(
+    "processed_events", metadata,
+    Column("consumer", String(64), primary_key=True),
+    Column("event_id", String(32), primary_key=True),
+    Column("processed_at", TS, nullable=False),
+)

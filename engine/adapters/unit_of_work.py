@@ -1,0 +1,61 @@
+"""The SQL unit of work: one connection, one transaction, repositories bound to it."""
+
+from __future__ import annotations
+
+from sqlalchemy import Connection, Engine
+from sqlalchemy.exc import IntegrityError, OperationalError
+
+from engine.adapters.outbox import SqlOutboxWriter
+from engine.adapters.repositories import (
+    SqlIdempotencyRepository,
+    SqlInventoryRepository,
+    SqlMasterDataRepository,
+    SqlOrderRepository,
+)
+from engine.services.unit_of_work import AbstractUnitOfWork, Clock, utc_now
+
+
+class SqlUnitOfWork(AbstractUnitOfWork):
+    def __init__(self, engine: Engine, clock: Clock = utc_now) -> None:
+        super().__init__(clock)
+        self.engine = engine
+        self._conn: Connection | None = None
+
+    def _begin(self) -> None:
+        self._conn = self.engine.connect()
+        self._conn.begin()
+        postgres = self.engine.dialect.name == "postgresql"
+        self.master = SqlMasterDataRepository(self._conn)
+        self.inventory = SqlInventoryRepository(self._conn, postgres=postgres)
+        self.orders = SqlOrderRepository(self._conn, postgres=postgres)
+        self.idempotency = SqlIdempotencyRepository(self._conn)
+        self.outbox = SqlOutboxWriter(self._conn)
+
+    def _commit(self) -> None:
+        assert self._conn is not None
+        self._conn.commit()
+
+    def _rollback(self) -> None:
+        if self._conn is None:
+            return
+        try:
+            self._conn.rollback()
+        finally:
+            self._conn.close()
+            self._conn = None
+
+    def is_retryable(self, exc: BaseException) -> bool:
+        # Unique-key races (two writers, one idempotency key or external id), PostgreSQL deadlock
+        # and serialization aborts, and SQLite's lock timeout: a fresh transaction sees the winner.
+        if isinstance(exc, IntegrityError):
+            text = str(exc.orig).lower()
+            return "unique" in text or "duplicate key" in text
+        if isinstance(exc, OperationalError):
+            text = str(exc.orig).lower()
+            return "deadlock" in text or "could not serialize" in text or "database is locked" in text
+        return False
+
+    @property
+    def connection(self) -> Connection:
+        assert self._conn is not None, "the unit of work is not open"
+        return self._conn

@@ -1,0 +1,46 @@
+"""Wiring: build the database engine, migrate it, and assemble the message bus."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import Engine
+
+from engine.adapters.database import create_db_engine
+from engine.adapters.migrate import ensure_schema
+from engine.adapters.outbox import OutboxRelay
+from engine.adapters.unit_of_work import SqlUnitOfWork
+from engine.services.messagebus import MessageBus
+from engine.services.unit_of_work import Clock, utc_now
+from engine.settings import Settings, get_settings
+
+
+@dataclass
+class App:
+    """The running engine: database, bus and outbox relay."""
+
+    engine: Engine
+    bus: MessageBus
+    relay: OutboxRelay
+    clock: Clock
+
+    def uow(self) -> SqlUnitOfWork:
+        return SqlUnitOfWork(self.engine, self.clock)
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+
+def bootstrap(settings: Settings | None = None, *, database_url: str | None = None, clock: Clock = utc_now,
+              migrate: bool | None = None, deliver_events: bool = True, pool_size: int = 5) -> App:
+    settings = settings or get_settings()
+    engine = create_db_engine(database_url or settings.database_url, pool_size=pool_size)
+    if settings.auto_migrate if migrate is None else migrate:
+        ensure_schema(engine)
+    relay = OutboxRelay(engine)
+
+    def uow_factory() -> SqlUnitOfWork:
+        return SqlUnitOfWork(engine, clock)
+
+    bus = MessageBus(uow_factory, after_commit=relay if deliver_events else None)
+    return App(engine=engine, bus=bus, relay=relay, clock=clock)

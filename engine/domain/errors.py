@@ -1,0 +1,156 @@
+"""Errors as values with stable codes; every engine failure is an OrderloomError."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong with an input: where it is, what is wrong, and how to fix it."""
+
+    code: str
+    field: str
+    message: str
+    fix: str = ""
+    data: Mapping[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"code": self.code, "field": self.field, "message": self.message, "fix": self.fix,
+                "data": dict(self.data)}
+
+
+class OrderloomError(Exception):
+    """Base of every engine error. `code` is stable: API clients and agents branch on it."""
+
+    code: str = "orderloom.error"
+    http_status: int = 400
+
+    def __init__(self, message: str, *, problems: Sequence[Problem] = (), **data: Any) -> None:
+        super().__init__(message)
+        self.message = message
+        self.problems = tuple(problems)
+        self.data = data
+
+    def to_dict(self) -> dict[str, Any]:
+        body: dict[str, Any] = {"code": self.code, "message": self.message}
+        if self.data:
+            body["data"] = {k: _jsonable(v) for k, v in self.data.items()}
+        if self.problems:
+            body["problems"] = [p.to_dict() for p in self.problems]
+        return body
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(code={self.code!r}, message={self.message!r})"
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, (str, int, float, bool)) or value is None:
+        return value
+    if isinstance(value, Mapping):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple, set, frozenset)):
+        return [_jsonable(v) for v in value]
+    return str(value)
+
+
+class ValidationFailed(OrderloomError):
+    """The input has one or more problems; all of them are listed, not just the first."""
+
+    code = "validation.failed"
+    http_status = 422
+
+
+class NotFound(OrderloomError):
+    code = "not_found"
+    http_status = 404
+
+
+class UnknownSku(NotFound):
+    code = "catalog.unknown_sku"
+
+
+class UnknownNode(NotFound):
+    code = "network.unknown_node"
+
+
+class UnknownChannel(NotFound):
+    code = "channel.unknown"
+
+
+class UnknownCustomer(NotFound):
+    code = "customer.unknown"
+
+
+class UnknownAccount(NotFound):
+    code = "account.unknown"
+
+
+class UnknownOrder(NotFound):
+    code = "order.unknown"
+
+
+class UnknownReservation(NotFound):
+    code = "reservation.unknown"
+
+
+class InvalidQuantity(OrderloomError):
+    code = "quantity.invalid"
+    http_status = 422
+
+
+class IllegalTransition(OrderloomError):
+    """A state machine refused a move that its table does not allow."""
+
+    code = "state.illegal_transition"
+    http_status = 409
+
+
+class DuplicateOrder(OrderloomError):
+    """An order with this (channel, external id) already exists."""
+
+    code = "order.duplicate_external_id"
+    http_status = 409
+
+
+class IdempotencyKeyReused(OrderloomError):
+    """The idempotency key was already used with a different payload."""
+
+    code = "idempotency.key_reused"
+    http_status = 422
+
+
+class AlreadyExists(OrderloomError):
+    code = "already_exists"
+    http_status = 409
+
+
+class InsufficientStock(OrderloomError):
+    """At least one line could not be reserved; nothing was reserved."""
+
+    code = "inventory.insufficient"
+    http_status = 409
+
+
+class ChannelCapExceeded(OrderloomError):
+    code = "inventory.channel_cap_exceeded"
+    http_status = 409
+
+
+class StockInvariantViolation(OrderloomError):
+    """A movement would make stock negative or push on-hand below what is reserved."""
+
+    code = "inventory.invariant"
+    http_status = 409
+
+
+class HoldExpired(OrderloomError):
+    code = "reservation.hold_expired"
+    http_status = 409
+
+
+class NodeNotShippable(OrderloomError):
+    code = "network.node_not_shippable"
+    http_status = 409

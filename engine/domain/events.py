@@ -1,0 +1,232 @@
+"""Domain events. Each carries a unique id (so consumers can be idempotent) and a schema version."""
+
+from __future__ import annotations
+
+import dataclasses
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, ClassVar
+
+
+def _new_id() -> str:
+    return uuid.uuid4().hex
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Event:
+    event_type: ClassVar[str] = "event"
+    version: ClassVar[int] = 1
+    aggregate: ClassVar[str] = ""
+    event_id: str = field(default_factory=_new_id)
+    occurred_at: datetime = field(default_factory=_now)
+
+    @property
+    def aggregate_id(self) -> str:
+        return ""
+
+    def payload(self) -> dict[str, Any]:
+        meta = {"event_id", "occurred_at"}
+        return {f.name: _plain(getattr(self, f.name)) for f in dataclasses.fields(self)
+                if f.name not in meta}
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: _plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    if isinstance(value, (str, int, float, bool)) or value is None:
+        return value
+    return str(value)
+
+
+@dataclass(frozen=True, kw_only=True)
+class ReservedLine:
+    reservation_id: str
+    sku: str
+    node: str
+    quantity: int
+    line_no: int | None = None
+
+
+# -- catalog and network ---------------------------------------------------------------------------
+
+@dataclass(frozen=True, kw_only=True)
+class MasterDataChanged(Event):
+    event_type: ClassVar[str] = "master_data.changed"
+    aggregate: ClassVar[str] = "master_data"
+    entity: str
+    key: str
+    change: str
+
+    @property
+    def aggregate_id(self) -> str:
+        return f"{self.entity}:{self.key}"
+
+
+# -- inventory -------------------------------------------------------------------------------------
+
+@dataclass(frozen=True, kw_only=True)
+class StockMoved(Event):
+    event_type: ClassVar[str] = "inventory.stock_moved"
+    aggregate: ClassVar[str] = "stock"
+    movement_id: str
+    sku: str
+    node: str
+    kind: str
+    quantity: int
+    on_hand_after: int
+    reference: str = ""
+
+    @property
+    def aggregate_id(self) -> str:
+        return f"{self.sku}@{self.node}"
+
+
+@dataclass(frozen=True, kw_only=True)
+class SafetyStockChanged(Event):
+    event_type: ClassVar[str] = "inventory.safety_stock_changed"
+    aggregate: ClassVar[str] = "stock"
+    sku: str
+    node: str
+    safety_stock: int
+    protected_qty: int
+
+    @property
+    def aggregate_id(self) -> str:
+        return f"{self.sku}@{self.node}"
+
+
+@dataclass(frozen=True, kw_only=True)
+class ChannelCapSet(Event):
+    event_type: ClassVar[str] = "inventory.channel_cap_set"
+    aggregate: ClassVar[str] = "channel_cap"
+    channel: str
+    sku: str
+    cap: int
+
+    @property
+    def aggregate_id(self) -> str:
+        return f"{self.channel}:{self.sku}"
+
+
+@dataclass(frozen=True, kw_only=True)
+class CheckoutHoldPlaced(Event):
+    event_type: ClassVar[str] = "inventory.hold_placed"
+    aggregate: ClassVar[str] = "hold"
+    hold_id: str
+    channel: str
+    expires_at: datetime
+    lines: tuple[ReservedLine, ...]
+
+    @property
+    def aggregate_id(self) -> str:
+        return self.hold_id
+
+
+@dataclass(frozen=True, kw_only=True)
+class CheckoutHoldEnded(Event):
+    event_type: ClassVar[str] = "inventory.hold_ended"
+    aggregate: ClassVar[str] = "hold"
+    hold_id: str
+    outcome: str  # expired | released | converted
+    order_id: str | None = None
+
+    @property
+    def aggregate_id(self) -> str:
+        return self.hold_id
+
+
+@dataclass(frozen=True, kw_only=True)
+class ReservationsReleased(Event):
+    event_type: ClassVar[str] = "inventory.reservations_released"
+    aggregate: ClassVar[str] = "stock"
+    reason: str
+    lines: tuple[ReservedLine, ...]
+    order_id: str | None = None
+    hold_id: str | None = None
+
+    @property
+    def aggregate_id(self) -> str:
+        return self.order_id or self.hold_id or ""
+
+
+@dataclass(frozen=True, kw_only=True)
+class InventoryDiscrepancyDetected(Event):
+    event_type: ClassVar[str] = "inventory.discrepancy_detected"
+    aggregate: ClassVar[str] = "stock"
+    sku: str
+    node: str
+    source: str
+    expected_on_hand: int
+    counted_on_hand: int
+    reserved_before: int
+    affected_orders: tuple[str, ...] = ()
+
+    @property
+    def aggregate_id(self) -> str:
+        return f"{self.sku}@{self.node}"
+
+
+# -- orders ----------------------------------------------------------------------------------------
+
+@dataclass(frozen=True, kw_only=True)
+class OrderEvent(Event):
+    aggregate: ClassVar[str] = "order"
+    order_id: str
+
+    @property
+    def aggregate_id(self) -> str:
+        return self.order_id
+
+
+@dataclass(frozen=True, kw_only=True)
+class OrderReceived(OrderEvent):
+    event_type: ClassVar[str] = "order.received"
+    channel: str
+    external_id: str
+    customer_id: str | None
+    account_code: str | None
+    line_count: int
+    total: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class OrderStatusChanged(OrderEvent):
+    event_type: ClassVar[str] = "order.status_changed"
+    from_status: str | None
+    to_status: str
+    reason: str = ""
+
+
+@dataclass(frozen=True, kw_only=True)
+class OrderAllocated(OrderEvent):
+    event_type: ClassVar[str] = "order.allocated"
+    lines: tuple[ReservedLine, ...]
+
+
+@dataclass(frozen=True, kw_only=True)
+class OrderShipped(OrderEvent):
+    event_type: ClassVar[str] = "order.shipment_recorded"
+    shipment_id: str
+    node: str
+    carrier: str
+    tracking_number: str
+    lines: tuple[tuple[int, int], ...]
+    complete: bool
+
+
+@dataclass(frozen=True, kw_only=True)
+class OrderCancelled(OrderEvent):
+    event_type: ClassVar[str] = "order.cancelled"
+    reason: str
+    released_units: int

@@ -1,0 +1,44 @@
+"""Command handlers: the one write path. Each runs inside a unit of work opened by the bus."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from engine.domain import commands as c
+from engine.services.handlers import inventory, master_data, orders
+from engine.services.unit_of_work import AbstractUnitOfWork
+
+Handler = Callable[[Any, AbstractUnitOfWork], Any]
+
+COMMAND_HANDLERS: dict[type[c.Command], Handler] = {
+    c.UpsertSku: master_data.upsert_sku,
+    c.UpsertNode: master_data.upsert_node,
+    c.UpsertChannel: master_data.upsert_channel,
+    c.UpsertPriceList: master_data.upsert_price_list,
+    c.UpsertAccount: master_data.upsert_account,
+    c.UpsertCustomer: master_data.upsert_customer,
+    c.UpsertCarrier: master_data.upsert_carrier,
+    c.UpsertLanes: master_data.upsert_lanes,
+    c.ReceiveStock: inventory.receive_stock,
+    c.AdjustStock: inventory.adjust_stock,
+    c.RecordCycleCount: inventory.record_cycle_count,
+    c.TransferStock: inventory.transfer_stock,
+    c.RecordReturnReceipt: inventory.record_return_receipt,
+    c.SetStockPolicy: inventory.set_stock_policy,
+    c.SetChannelCap: inventory.set_channel_cap,
+    c.PlaceCheckoutHold: inventory.place_checkout_hold,
+    c.ReleaseCheckoutHold: inventory.release_checkout_hold,
+    c.ExpireCheckoutHolds: inventory.expire_checkout_holds,
+    c.ReconcileInventory: inventory.reconcile_inventory,
+    c.PlaceOrder: orders.place_order,
+    c.AllocateOrder: orders.allocate_order,
+    c.DeallocateOrder: orders.deallocate_order,
+    c.ReleaseOrderToFulfillment: orders.release_to_fulfillment,
+    c.RecordShipment: orders.record_shipment,
+    c.MarkDelivered: orders.mark_delivered,
+    c.CancelOrder: orders.cancel_order,
+    c.HoldOrder: orders.hold_order,
+    c.FlagOrderException: orders.flag_exception,
+    c.ResumeOrder: orders.resume_order,
+}

@@ -1,0 +1,198 @@
+"""What the handlers need from storage. SQL adapters and in-memory fakes both implement these."""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from engine.domain.catalog import Sku
+from engine.domain.channels import Channel, ChannelCap
+from engine.domain.customers import B2BAccount, Customer, PriceList
+from engine.domain.network import Carrier, FulfillmentNode, Lane
+from engine.domain.orders import Order
+from engine.domain.inventory import Reservation, StockBalance, StockMovement
+
+
+class MasterDataRepository(abc.ABC):
+    @abc.abstractmethod
+    def get_sku(self, sku: str) -> Sku | None: ...
+
+    @abc.abstractmethod
+    def existing_skus(self, codes: Iterable[str]) -> set[str]: ...
+
+    @abc.abstractmethod
+    def upsert_sku(self, item: Sku) -> bool:
+        """Insert or update; True when the SKU is new."""
+
+    @abc.abstractmethod
+    def get_node(self, code: str) -> FulfillmentNode | None: ...
+
+    @abc.abstractmethod
+    def list_nodes(self) -> list[FulfillmentNode]: ...
+
+    @abc.abstractmethod
+    def upsert_node(self, node: FulfillmentNode) -> bool: ...
+
+    @abc.abstractmethod
+    def get_channel(self, code: str) -> Channel | None: ...
+
+    @abc.abstractmethod
+    def list_channels(self) -> list[Channel]: ...
+
+    @abc.abstractmethod
+    def upsert_channel(self, channel: Channel) -> bool: ...
+
+    @abc.abstractmethod
+    def upsert_price_list(self, price_list: PriceList) -> bool: ...
+
+    @abc.abstractmethod
+    def get_price(self, price_list_code: str, sku: str) -> Decimal | None: ...
+
+    @abc.abstractmethod
+    def price_list_exists(self, code: str) -> bool: ...
+
+    @abc.abstractmethod
+    def get_account(self, code: str) -> B2BAccount | None: ...
+
+    @abc.abstractmethod
+    def upsert_account(self, account: B2BAccount) -> bool: ...
+
+    @abc.abstractmethod
+    def get_customer(self, customer_id: str) -> Customer | None: ...
+
+    @abc.abstractmethod
+    def upsert_customer(self, customer: Customer) -> bool: ...
+
+    @abc.abstractmethod
+    def upsert_carrier(self, carrier: Carrier) -> bool: ...
+
+    @abc.abstractmethod
+    def carrier_exists(self, code: str) -> bool: ...
+
+    @abc.abstractmethod
+    def upsert_lanes(self, lanes: Sequence[Lane]) -> int: ...
+
+
+@dataclass(frozen=True)
+class LedgerTotals:
+    """What the ledger and the live reservations say one balance must be."""
+
+    on_hand: int = 0
+    reserved: int = 0
+    priority_reserved: int = 0
+
+
+class InventoryRepository(abc.ABC):
+    @abc.abstractmethod
+    def get_balance(self, sku: str, node: str) -> StockBalance | None: ...
+
+    @abc.abstractmethod
+    def balances_for_sku(self, sku: str) -> list[StockBalance]: ...
+
+    @abc.abstractmethod
+    def ensure_balance(self, sku: str, node: str) -> None:
+        """Create a zero balance row for (sku, node) if there is none."""
+
+    @abc.abstractmethod
+    def try_reserve(self, sku: str, node: str, quantity: int, priority: bool) -> bool:
+        """Reserve in one conditional update; False (and nothing changed) when not available."""
+
+    @abc.abstractmethod
+    def unreserve(self, sku: str, node: str, quantity: int, priority: bool) -> None: ...
+
+    @abc.abstractmethod
+    def apply_movement(self, movement: StockMovement, *, consume_reserved: int = 0,
+                       consume_priority: int = 0) -> int | None:
+        """Append to the ledger and move on-hand (and, for shipments, reserved) conditionally.
+
+        Returns on-hand after the move, or None (nothing written) when the move would leave
+        on-hand negative or below what stays reserved.
+        """
+
+    @abc.abstractmethod
+    def set_policy(self, sku: str, node: str, safety_stock: int, protected_qty: int) -> None: ...
+
+    @abc.abstractmethod
+    def add_reservations(self, items: Sequence[Reservation]) -> None: ...
+
+    @abc.abstractmethod
+    def update_reservation(self, item: Reservation, ended_at: datetime | None) -> None: ...
+
+    @abc.abstractmethod
+    def reservations(self, *, order_id: str | None = None, hold_id: str | None = None,
+                     active_only: bool = True) -> list[Reservation]: ...
+
+    @abc.abstractmethod
+    def active_reservations_at(self, sku: str, node: str) -> list[Reservation]: ...
+
+    @abc.abstractmethod
+    def expired_hold_ids(self, now: datetime, limit: int) -> list[str]: ...
+
+    @abc.abstractmethod
+    def get_cap(self, channel: str, sku: str) -> ChannelCap | None: ...
+
+    @abc.abstractmethod
+    def set_cap(self, cap: ChannelCap) -> None: ...
+
+    @abc.abstractmethod
+    def try_take_cap(self, channel: str, sku: str, quantity: int) -> bool: ...
+
+    @abc.abstractmethod
+    def give_back_cap(self, channel: str, sku: str, quantity: int) -> None: ...
+
+    @abc.abstractmethod
+    def all_balances(self) -> list[StockBalance]: ...
+
+    @abc.abstractmethod
+    def expected_totals(self) -> dict[tuple[str, str], LedgerTotals]:
+        """Per (sku, node): the ledger's sum and the live reservations' sums."""
+
+    @abc.abstractmethod
+    def overwrite_balance(self, balance: StockBalance) -> None:
+        """Reconciliation repair only: set a balance to the values the ledger proves."""
+
+    @abc.abstractmethod
+    def movements(self, sku: str, node: str, limit: int = 100) -> list[StockMovement]: ...
+
+
+class OrderRepository(abc.ABC):
+    @abc.abstractmethod
+    def add(self, order: Order) -> str:
+        """Store a new order and return (and set) its id."""
+
+    @abc.abstractmethod
+    def get(self, order_id: str, *, for_update: bool = False) -> Order | None: ...
+
+    @abc.abstractmethod
+    def find_by_external_id(self, channel: str, external_id: str) -> str | None: ...
+
+    @abc.abstractmethod
+    def save(self, order: Order) -> None:
+        """Persist status, lines and any status changes not stored yet."""
+
+    @abc.abstractmethod
+    def add_shipment(self, shipment_id: str, order_id: str, node: str, carrier: str,
+                     tracking_number: str, lines: Sequence[tuple[int, int]],
+                     shipped_at: datetime) -> None: ...
+
+    @abc.abstractmethod
+    def shipment_exists(self, shipment_id: str) -> bool: ...
+
+
+@dataclass(frozen=True)
+class StoredResponse:
+    command: str
+    request_hash: str
+    response: Any
+
+
+class IdempotencyRepository(abc.ABC):
+    @abc.abstractmethod
+    def get(self, key: str) -> StoredResponse | None: ...
+
+    @abc.abstractmethod
+    def add(self, key: str, stored: StoredResponse, at: datetime) -> None: ...

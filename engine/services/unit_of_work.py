@@ -1,0 +1,82 @@
+"""The unit of work: one transaction, its repositories, and the events it will publish."""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+from types import TracebackType
+
+from engine.domain.events import Event
+from engine.services.ports import (
+    IdempotencyRepository,
+    InventoryRepository,
+    MasterDataRepository,
+    OrderRepository,
+)
+
+Clock = Callable[[], datetime]
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+class OutboxWriter(abc.ABC):
+    @abc.abstractmethod
+    def add(self, events: Sequence[Event]) -> None:
+        """Store events in the same transaction as the change that raised them."""
+
+
+class AbstractUnitOfWork(abc.ABC):
+    master: MasterDataRepository
+    inventory: InventoryRepository
+    orders: OrderRepository
+    idempotency: IdempotencyRepository
+    outbox: OutboxWriter
+
+    def __init__(self, clock: Clock = utc_now) -> None:
+        self.clock = clock
+        self.pending_events: list[Event] = []
+        self.committed_events: list[Event] = []
+
+    def is_retryable(self, exc: BaseException) -> bool:
+        """True for failures that a fresh transaction may not hit (concurrent unique inserts)."""
+        return False
+
+    def now(self) -> datetime:
+        return self.clock()
+
+    def emit(self, event: Event) -> None:
+        self.pending_events.append(event)
+
+    def __enter__(self) -> AbstractUnitOfWork:
+        self.pending_events = []
+        self._begin()
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        # Anything not committed explicitly is rolled back: an error never leaves half a change.
+        self.rollback()
+
+    def commit(self) -> None:
+        """Write pending events to the outbox and commit both with the change."""
+        events, self.pending_events = self.pending_events, []
+        if events:
+            self.outbox.add(events)
+        self._commit()
+        self.committed_events.extend(events)
+
+    def rollback(self) -> None:
+        self.pending_events = []
+        self._rollback()
+
+    @abc.abstractmethod
+    def _begin(self) -> None: ...
+
+    @abc.abstractmethod
+    def _commit(self) -> None: ...
+
+    @abc.abstractmethod
+    def _rollback(self) -> None: ...

@@ -1,0 +1,34 @@
+"""Settings, read from the environment (prefix ORDERLOOM_) at the edges only."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="ORDERLOOM_", env_file=".env", extra="ignore")
+
+    database_url: str = Field(
+        default="sqlite:///orderloom.db",
+        description="sqlite:///path.db (embedded default, created and migrated on first use) "
+                    "or postgresql://user@host:port/db",
+    )
+    auto_migrate: bool = Field(default=True, description="migrate the database on first use")
+    hold_ttl_seconds: int = Field(default=900, ge=1, le=7 * 24 * 3600,
+                                  description="default lifetime of a checkout hold")
+    realworld_dir: Path = Field(default=Path("../shared/realworld"),
+                                description="folder of third-party EDI, address and retail samples (tests)")
+
+    @field_validator("database_url")
+    @classmethod
+    def _known_backend(cls, value: str) -> str:
+        if not value.startswith(("sqlite:", "postgresql:", "postgresql+psycopg:", "postgres:")):
+            raise ValueError("ORDERLOOM_DATABASE_URL must be a sqlite:/// or postgresql:// URL")
+        return value
+
+
+def get_settings() -> Settings:
+    return Settings()

@@ -12,9 +12,9 @@ from typing import Any
 from engine.domain.catalog import Sku
 from engine.domain.channels import Channel, ChannelCap
 from engine.domain.customers import B2BAccount, Customer, PriceList
+from engine.domain.inventory import Reservation, StockBalance, StockMovement
 from engine.domain.network import Carrier, FulfillmentNode, Lane
 from engine.domain.orders import Order
-from engine.domain.inventory import Reservation, StockBalance, StockMovement
 
 
 class MasterDataRepository(abc.ABC):

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 
 from sqlalchemy import Engine
 
@@ -23,11 +24,14 @@ class App:
     bus: MessageBus
     relay: OutboxRelay
     clock: Clock
+    closers: list[Callable[[], None]] = field(default_factory=list)
 
     def uow(self) -> SqlUnitOfWork:
         return SqlUnitOfWork(self.engine, self.clock)
 
     def close(self) -> None:
+        for close in self.closers:
+            close()
         self.engine.dispose()
 
 
@@ -38,9 +42,16 @@ def bootstrap(settings: Settings | None = None, *, database_url: str | None = No
     if settings.auto_migrate if migrate is None else migrate:
         ensure_schema(engine)
     relay = OutboxRelay(engine)
+    closers: list[Callable[[], None]] = []
+    if settings.nats_url:
+        from engine.adapters.nats_bus import JetStreamPublisher
+
+        publisher = JetStreamPublisher(settings.nats_url)
+        relay.subscribe("*", publisher)
+        closers.append(publisher.close)
 
     def uow_factory() -> SqlUnitOfWork:
         return SqlUnitOfWork(engine, clock)
 
     bus = MessageBus(uow_factory, after_commit=relay if deliver_events else None)
-    return App(engine=engine, bus=bus, relay=relay, clock=clock)
+    return App(engine=engine, bus=bus, relay=relay, clock=clock, closers=closers)

@@ -19,6 +19,8 @@ class Settings(BaseSettings):
     auto_migrate: bool = Field(default=True, description="migrate the database on first use")
     hold_ttl_seconds: int = Field(default=900, ge=1, le=7 * 24 * 3600,
                                   description="default lifetime of a checkout hold")
+    nats_url: str | None = Field(default=None,
+                                 description="publish domain events to NATS JetStream, e.g. nats://127.0.0.1:4222")
     realworld_dir: Path = Field(default=Path("../shared/realworld"),
                                 description="folder of third-party EDI, address and retail samples (tests)")
 

@@ -70,23 +70,32 @@ class OutboxRelay:
         self._subscribers[event_type].append(subscriber)
 
     def pump(self, max_batches: int = 100) -> int:
-        """Deliver what is pending now; returns the number of messages delivered."""
+        """Deliver what is pending now; returns the number of messages delivered.
+
+        With no subscriber registered nothing is read or marked: the messages wait in the outbox for
+        a relay that has subscribers (another process, or this one after `subscribe`).
+        """
+        if not self._subscribers:
+            return 0
         delivered = 0
         with self._lock:
             for _ in range(max_batches):
                 batch = self._pending()
                 if not batch:
                     break
+                done: list[int] = []
+                failed: tuple[OutboxMessage, str] | None = None
                 for message in batch:
                     error = self._deliver(message)
-                    self._mark(message, error)
-                    if error is None:
-                        delivered += 1
-                    else:
+                    if error is not None:
+                        failed = (message, error)
                         break  # keep order: the rest waits for the next pump
-                else:
-                    continue
-                break
+                    done.append(message.position)
+                self._mark_published(done)
+                delivered += len(done)
+                if failed is not None:
+                    self._mark_failed(*failed)
+                    break
         return delivered
 
     def _pending(self) -> list[OutboxMessage]:
@@ -107,19 +116,22 @@ class OutboxRelay:
                 return f"{type(exc).__name__}: {exc}"
         return None
 
-    def _mark(self, message: OutboxMessage, error: str | None) -> None:
-        o = t.outbox.c
-        now = datetime.now(UTC)
+    def _mark_published(self, positions: list[int]) -> None:
+        if not positions:
+            return
         with self.engine.begin() as conn:
-            if error is None:
-                conn.execute(update(t.outbox).where(o.id == message.position).values(published_at=now))
-                return
+            conn.execute(update(t.outbox).where(t.outbox.c.id.in_(positions)).values(published_at=datetime.now(UTC)))
+
+    def _mark_failed(self, message: OutboxMessage, error: str) -> None:
+        o = t.outbox.c
+        with self.engine.begin() as conn:
             attempts = conn.execute(update(t.outbox).where(o.id == message.position)
                                     .values(attempts=o.attempts + 1, last_error=error[:2000])
                                     .returning(o.attempts)).scalar_one()
             if attempts >= self.max_attempts:
                 log.error("parking outbox message %s after %d attempts", message.event_id, attempts)
-                conn.execute(update(t.outbox).where(o.id == message.position).values(published_at=now))
+                conn.execute(update(t.outbox).where(o.id == message.position)
+                             .values(published_at=datetime.now(UTC)))
 
     def __call__(self, events: list[Event]) -> None:
         """Use as the bus's after-commit hook: deliver right after each command."""

@@ -261,6 +261,10 @@ class SqlInventoryRepository(InventoryRepository):
         rows = self.conn.execute(select(_B).order_by(_B.c.sku, _B.c.node)).mappings()
         return [_balance(r) for r in rows]
 
+    def balances_at_node(self, node: str) -> list[StockBalance]:
+        rows = self.conn.execute(select(_B).where(_B.c.node == node).order_by(_B.c.sku)).mappings()
+        return [_balance(r) for r in rows]
+
     def ensure_balance(self, sku: str, node: str) -> None:
         stmt: Any = (postgresql.insert(_B) if self.postgres else sqlite.insert(_B)).values(
             sku=sku, node=node, on_hand=0, reserved=0, safety_stock=0, protected_qty=0, priority_reserved=0)

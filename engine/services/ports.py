@@ -147,6 +147,10 @@ class InventoryRepository(abc.ABC):
     @abc.abstractmethod
     def all_balances(self) -> list[StockBalance]: ...
 
+    def balances_at_node(self, node: str) -> list[StockBalance]:
+        """Every balance row at one node, by SKU. Adapters override this with a filtered query."""
+        return [b for b in self.all_balances() if b.node == node]
+
     @abc.abstractmethod
     def expected_totals(self) -> dict[tuple[str, str], LedgerTotals]:
         """Per (sku, node): the ledger's sum and the live reservations' sums."""

@@ -39,6 +39,7 @@ from engine.services.handlers.checks import (
     raise_if_any,
     require_quantity,
     sku_problem,
+    text_problem,
 )
 from engine.services.unit_of_work import AbstractUnitOfWork
 
@@ -47,6 +48,11 @@ MAX_HOLD_SECONDS = 7 * 24 * 3600
 
 def _require_sku_node(uow: AbstractUnitOfWork, sku: str, node: str, *extra: Problem | None) -> None:
     raise_if_any([p for p in (*extra, sku_problem(uow, "sku", sku), node_problem(uow, "node", node)) if p])
+
+
+def _reference_problem(reference: object) -> Problem | None:
+    # The ledger stores at most 200 characters; PostgreSQL would refuse more with a database error.
+    return text_problem("reference", reference, max_length=200, required=False)
 
 
 def _move(uow: AbstractUnitOfWork, sku: str, node: str, kind: MovementKind, quantity: int, *,
@@ -74,14 +80,16 @@ def _refuse_move(sku: str, node: str, delta: int, balance: StockBalance | None, 
 
 
 def receive_stock(cmd: c.ReceiveStock, uow: AbstractUnitOfWork) -> dict[str, Any]:
-    _require_sku_node(uow, cmd.sku, cmd.node, quantity_problem("quantity", cmd.quantity))
+    _require_sku_node(uow, cmd.sku, cmd.node, quantity_problem("quantity", cmd.quantity),
+                      _reference_problem(cmd.reference))
     uow.inventory.ensure_balance(cmd.sku, cmd.node)
     on_hand = _move(uow, cmd.sku, cmd.node, MovementKind.RECEIPT, cmd.quantity, reference=cmd.reference)
     return {"sku": cmd.sku, "node": cmd.node, "on_hand": on_hand}
 
 
 def record_return_receipt(cmd: c.RecordReturnReceipt, uow: AbstractUnitOfWork) -> dict[str, Any]:
-    _require_sku_node(uow, cmd.sku, cmd.node, quantity_problem("quantity", cmd.quantity))
+    _require_sku_node(uow, cmd.sku, cmd.node, quantity_problem("quantity", cmd.quantity),
+                      _reference_problem(cmd.reference))
     uow.inventory.ensure_balance(cmd.sku, cmd.node)
     on_hand = _move(uow, cmd.sku, cmd.node, MovementKind.RETURN, cmd.quantity, reference=cmd.reference)
     return {"sku": cmd.sku, "node": cmd.node, "on_hand": on_hand}
@@ -96,6 +104,8 @@ def adjust_stock(cmd: c.AdjustStock, uow: AbstractUnitOfWork) -> dict[str, Any]:
     if not isinstance(cmd.reason, str) or not cmd.reason.strip():
         problems.append(Problem("validation.required", "reason", "an adjustment needs a reason",
                                 "say why stock changed, e.g. 'damaged in storage'"))
+    else:
+        problems.append(text_problem("reason", cmd.reason, max_length=500))
     _require_sku_node(uow, cmd.sku, cmd.node, *problems)
     uow.inventory.ensure_balance(cmd.sku, cmd.node)
     on_hand = _move(uow, cmd.sku, cmd.node, MovementKind.ADJUSTMENT, cmd.delta, reason=cmd.reason)
@@ -107,7 +117,7 @@ def adjust_stock(cmd: c.AdjustStock, uow: AbstractUnitOfWork) -> dict[str, Any]:
 
 def transfer_stock(cmd: c.TransferStock, uow: AbstractUnitOfWork) -> dict[str, Any]:
     problems = [p for p in (quantity_problem("quantity", cmd.quantity), sku_problem(uow, "sku", cmd.sku),
-                            node_problem(uow, "from_node", cmd.from_node),
+                            _reference_problem(cmd.reference), node_problem(uow, "from_node", cmd.from_node),
                             node_problem(uow, "to_node", cmd.to_node)) if p]
     if cmd.from_node == cmd.to_node:
         problems.append(Problem("inventory.transfer_same_node", "to_node", "a transfer needs two nodes",
@@ -127,7 +137,8 @@ def transfer_stock(cmd: c.TransferStock, uow: AbstractUnitOfWork) -> dict[str, A
 def record_cycle_count(cmd: c.RecordCycleCount, uow: AbstractUnitOfWork) -> dict[str, Any]:
     """The count is the physical truth. When it is below what is reserved, reservations are released
     (checkout holds first, then the newest orders) and the orders go to the exception queue."""
-    _require_sku_node(uow, cmd.sku, cmd.node, quantity_problem("counted", cmd.counted, allow_zero=True))
+    _require_sku_node(uow, cmd.sku, cmd.node, quantity_problem("counted", cmd.counted, allow_zero=True),
+                      _reference_problem(cmd.reference))
     uow.inventory.ensure_balance(cmd.sku, cmd.node)
     before = uow.inventory.get_balance(cmd.sku, cmd.node)
     assert before is not None

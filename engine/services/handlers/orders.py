@@ -52,6 +52,18 @@ def _require_transition(order: Order, target: OrderStatus) -> None:
         order.transition(target, order.placed_at)  # raises IllegalTransition with the allowed targets
 
 
+def _require_not_paused(order: Order, target: OrderStatus) -> None:
+    """Only ResumeOrder takes an order out of a pause: it checks the order still holds its stock.
+
+    Otherwise allocating an order paused from `allocated` would reserve its lines a second time, and
+    releasing one paused from `released` would skip the check that its reservations survived.
+    """
+    if order.status in (OrderStatus.ON_HOLD, OrderStatus.EXCEPTION):
+        raise e.IllegalTransition(
+            f"order {order.order_id} is {order.status.value}; resume it before moving it to {target.value}",
+            entity="order", order_id=order.order_id, from_status=order.status.value, to_status=target.value)
+
+
 def _address_problems(ship_to: object) -> list[Problem]:
     if not isinstance(ship_to, dict):
         return [Problem("address.missing", "ship_to", "ship_to must be an address object",
@@ -142,6 +154,7 @@ def _list_price(uow: AbstractUnitOfWork, price_list: str | None, sku: str) -> De
 def allocate_order(cmd: c.AllocateOrder, uow: AbstractUnitOfWork) -> dict[str, Any]:
     """Reserve every open unit of the order, all lines or none."""
     order = _order(uow, cmd.order_id)
+    _require_not_paused(order, OrderStatus.ALLOCATED)
     _require_transition(order, OrderStatus.ALLOCATED)
     if cmd.from_hold:
         items = _adopt_hold(uow, order, cmd.from_hold)
@@ -261,6 +274,7 @@ def _release_order_stock(uow: AbstractUnitOfWork, order: Order, reason: str) -> 
 
 def release_to_fulfillment(cmd: c.ReleaseOrderToFulfillment, uow: AbstractUnitOfWork) -> dict[str, Any]:
     order = _order(uow, cmd.order_id)
+    _require_not_paused(order, OrderStatus.RELEASED)
     _transition(uow, order, OrderStatus.RELEASED, "released to the fulfillment nodes for picking")
     uow.orders.save(order)
     return {"order_id": order.order_id, "status": order.status.value}

@@ -1,0 +1,440 @@
+"""The `orderloom` command line: database, demo data, inventory, holds, reconciliation and orders.
+
+Every change goes through the message bus as a command; reads go through engine/services/views.
+Engine errors print their code and each problem (field, message, fix) and exit with status 2.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Annotated, Any
+
+import typer
+from pydantic import ValidationError
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.table import Table
+from rich.text import Text
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, DatabaseError, IntegrityError
+
+from engine.adapters import migrate
+from engine.bootstrap import App, bootstrap
+from engine.domain import commands as c
+from engine.domain import errors as e
+from engine.services import views
+from engine.services.demo import seed_demo
+from engine.settings import Settings
+
+EXIT_DRIFT = 1
+EXIT_ERROR = 2
+INTEGER = re.compile(r"^[+-]?[0-9]{1,12}$")
+
+app = typer.Typer(help="Orderloom: order management with inventory truth.", no_args_is_help=True,
+                  add_completion=False, pretty_exceptions_show_locals=False)
+db_app = typer.Typer(help="The database schema.", no_args_is_help=True)
+seed_app = typer.Typer(help="Demo data.", no_args_is_help=True)
+inventory_app = typer.Typer(help="Stock: available to promise, balances, the ledger, movements.",
+                            no_args_is_help=True)
+holds_app = typer.Typer(help="Checkout holds.", no_args_is_help=True)
+orders_app = typer.Typer(help="Orders.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+app.add_typer(seed_app, name="seed")
+app.add_typer(inventory_app, name="inventory")
+app.add_typer(holds_app, name="holds")
+app.add_typer(orders_app, name="orders")
+
+# Negative numbers (`adjust SKU NODE -3`) must reach the command as arguments, not options.
+SIGNED = {"ignore_unknown_options": True}
+
+JsonFlag = Annotated[bool, typer.Option("--json", help="print JSON instead of tables")]
+Limit = Annotated[int, typer.Option("--limit", min=1, max=views.MAX_LIMIT, help="rows to show")]
+
+
+@dataclass
+class State:
+    database_url: str | None = None
+
+
+@app.callback()
+def _global(ctx: typer.Context, database_url: Annotated[str | None, typer.Option(
+        "--database-url", metavar="URL",
+        help="sqlite:///PATH or postgresql://...; default: ORDERLOOM_DATABASE_URL or sqlite:///orderloom.db",
+)] = None) -> None:
+    ctx.obj = State(database_url)
+
+
+# -- output ----------------------------------------------------------------------------------------
+
+def _out() -> Console:
+    return Console(highlight=False)
+
+
+def _err() -> Console:
+    return Console(stderr=True, highlight=False)
+
+
+def clean(value: object) -> str:
+    """Text from users or the database, made safe for a terminal: control characters shown escaped."""
+    return "".join(ch if ch.isprintable() else ch.encode("unicode_escape").decode("ascii") for ch in str(value))
+
+
+def _t(value: object, style: str = "") -> Text:
+    return Text(clean(value), style=style)
+
+
+def _echo_json(data: Any) -> None:
+    typer.echo(json.dumps(data, indent=2, sort_keys=True, default=str))
+
+
+def _fail(headline: Text, lines: list[Text] | None = None) -> typer.Exit:
+    console = _err()
+    console.print(headline)
+    for line in lines or []:
+        console.print(line)
+    return typer.Exit(EXIT_ERROR)
+
+
+def _report_error(err: e.OrderloomError) -> typer.Exit:
+    lines: list[Text] = []
+    for p in err.problems:
+        # Most messages already start with their field; do not say it twice.
+        message = p.message.removeprefix(f"{p.field}:").strip()
+        lines.append(Text.assemble("  • ", (clean(p.field), "bold"), ": ", clean(message), "  ",
+                                   (f"[{clean(p.code)}]", "dim")))
+        if p.fix:
+            lines.append(Text.assemble("    fix: ", (clean(p.fix), "green")))
+    return _fail(Text.assemble(("error ", "bold red"), (clean(err.code), "red"), ": ", clean(err.message)), lines)
+
+
+def _safe_url(url: str) -> str:
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except ArgumentError:
+        return "(unreadable URL)"
+
+
+@contextmanager
+def _running(ctx: typer.Context, *, migrate_schema: bool | None = None) -> Iterator[App]:
+    """Bootstrap the engine for one command; turn user errors into messages and exit status 2."""
+    url = ctx.obj.database_url if isinstance(ctx.obj, State) else None
+    try:
+        settings = Settings(database_url=url) if url else Settings()
+    except ValidationError as exc:
+        problems = [Text.assemble("  • ", (clean(".".join(map(str, x["loc"])) or "settings"), "bold"), ": ",
+                                  clean(x["msg"])) for x in exc.errors()]
+        raise _fail(Text.assemble(("error ", "bold red"), ("settings.invalid", "red"),
+                                  ": the configuration is not valid"), problems) from None
+    application: App | None = None
+    try:
+        try:
+            application = bootstrap(settings, migrate=migrate_schema)
+        except (ArgumentError, ValueError) as exc:
+            raise _fail(Text.assemble(("error ", "bold red"), ("database.url", "red"), ": ", clean(exc))) from None
+        except OSError as exc:
+            raise _fail(Text.assemble(("error ", "bold red"), ("database.unavailable", "red"), ": cannot use ",
+                                      clean(_safe_url(settings.database_url)), ": ", clean(exc))) from None
+        yield application
+    except e.OrderloomError as err:
+        raise _report_error(err) from None
+    except DatabaseError as exc:
+        if isinstance(exc, IntegrityError):
+            raise
+        raise _fail(Text.assemble(("error ", "bold red"), ("database.unavailable", "red"), ": cannot use ",
+                                  clean(_safe_url(settings.database_url)), ": ", clean(exc.orig))) from None
+    finally:
+        if application is not None:
+            application.close()
+
+
+def parse_int(field: str, text: str) -> int:
+    """A whole number typed on the command line, or the engine's quantity error."""
+    if not INTEGER.match(text.strip()):
+        raise e.InvalidQuantity(f"{field} must be a whole number, got {text!r}", problems=[e.Problem(
+            e.InvalidQuantity.code, field, f"{field} must be a whole number, got {text!r}",
+            "type digits only, e.g. 12 or -3")])
+    return int(text)
+
+
+def _num(value: int) -> Text:
+    return Text(f"{value:,}", justify="right")
+
+
+# -- db --------------------------------------------------------------------------------------------
+
+@db_app.command("upgrade")
+def db_upgrade(ctx: typer.Context) -> None:
+    """Create the database if needed and migrate it to the latest schema."""
+    with _running(ctx, migrate_schema=False) as application:
+        before = migrate.current_revision(application.engine)
+        after = migrate.upgrade(application.engine)
+        url = clean(_safe_url(str(application.engine.url)))
+        state = "already at" if before == after else f"migrated from {before or 'an empty database'} to"
+        _out().print(Text.assemble(("✓ ", "green"), f"{url}: {state} revision ", (str(after), "bold")))
+
+
+@db_app.command("current")
+def db_current(ctx: typer.Context) -> None:
+    """Show the database's schema revision and the latest one."""
+    with _running(ctx, migrate_schema=False) as application:
+        current = migrate.current_revision(application.engine)
+        head = migrate.head_revision()
+        status = ("up to date", "green") if current == head else ("behind: run `orderloom db upgrade`", "yellow")
+        _out().print(Text.assemble(f"current {current or 'none'}, head {head}: ", status))
+
+
+# -- seed ------------------------------------------------------------------------------------------
+
+@seed_app.command("demo")
+def seed_demo_command(ctx: typer.Context,
+                      seed: Annotated[int, typer.Option("--seed", help="random seed of the generator")] = 7) -> None:
+    """Seed the demo network (nodes, catalog, channels, carriers, accounts, stock). Safe to run again."""
+    console = _out()
+    with _running(ctx) as application:
+        progress = Progress(SpinnerColumn(), TextColumn("{task.description:<16}"), BarColumn(),
+                            MofNCompleteColumn(), TimeElapsedColumn(), console=console)
+        tasks: dict[str, Any] = {}
+
+        def report(phase: str, done: int, total: int) -> None:
+            if phase not in tasks:
+                tasks[phase] = progress.add_task(phase, total=max(total, 1))
+            progress.update(tasks[phase], completed=done if total else 1)
+
+        with progress:
+            summary = seed_demo(application.bus, seed=seed, progress=report)
+    console.print(_seed_table(summary))
+    if summary["already_seeded"]:
+        console.print(f"seed {seed} was already applied: nothing changed")
+
+
+def _seed_table(s: dict[str, Any]) -> Table:
+    table = Table(title=f"Demo network (seed {s['seed']})", title_justify="left")
+    table.add_column("what")
+    table.add_column("count", justify="right")
+    table.add_column("detail")
+    rows = [
+        ("fulfillment nodes", s["nodes"], f"{s['stores']} stores"),
+        ("channels", s["channels"], "b2b_edi and email are priority channels"),
+        ("carriers", s["carriers"], "ground, expedited, next_day"),
+        ("lanes", s["lanes"], f"to {s['zip3_regions']} ZIP3 regions"),
+        ("SKUs", s["skus"], f"{s['hazmat_skus']} hazmat, {s['new_skus']} new, "
+                            f"{s['skus_with_substitutes']} with substitutes"),
+        ("price lists", s["price_lists"], "tier discounts off list price"),
+        ("B2B accounts", s["accounts"], ""),
+        ("customers", s["customers"], ""),
+        ("stock positions", s["stock_positions"], f"{s['units']:,} units"),
+        ("safety-stock policies", s["safety_policies"], f"{s['protected_positions']} with protected B2B units"),
+        ("flash-sale caps", s["channel_caps"], "marketplace"),
+        ("positions in database", s["positions_in_database"], f"{s['on_hand_in_database']:,} units on hand"),
+        ("commands applied", s["commands_applied"], f"{s['seconds']} s"),
+    ]
+    for what, count, detail in rows:
+        table.add_row(what, f"{count:,}", detail)
+    return table
+
+
+# -- inventory -------------------------------------------------------------------------------------
+
+@inventory_app.command("atp")
+def inventory_atp(ctx: typer.Context, sku: str,
+                  channel: Annotated[str | None, typer.Option("--channel", help="only this channel")] = None,
+                  as_json: JsonFlag = False) -> None:
+    """Available to promise for SKU: per ship-from node, across the network and per channel."""
+    with _running(ctx) as application, application.uow() as uow:
+        atp = views.available_to_promise(uow, sku, channel)
+    if as_json:
+        _echo_json(atp.to_dict())
+        return
+    console = _out()
+    nodes = Table(title=Text.assemble("Available to promise: ", (clean(atp.sku), "bold"), " ", clean(atp.name),
+                                      " (hazmat)" if atp.hazmat else ""), title_justify="left")
+    for col in ("node", "type", "on hand", "reserved", "safety", "protected", "available", "priority avail."):
+        nodes.add_column(col, justify="left" if col in ("node", "type") else "right")
+    for r in (*atp.nodes, atp.total):
+        style = "bold" if r is atp.total else ""
+        kind = f"{r.node_type}, b2b only" if r.b2b_only else r.node_type
+        nodes.add_row(_t(r.node, style), _t(kind), _num(r.on_hand), _num(r.reserved), _num(r.safety_stock),
+                      _num(r.protected_remaining), _num(r.available), _num(r.available_priority), style=style)
+    console.print(nodes)
+    channels = Table(title="Per channel", title_justify="left")
+    for col in ("channel", "priority", "available", "before cap", "cap"):
+        channels.add_column(col, justify="left" if col in ("channel", "priority") else "right")
+    for ch in atp.channels:
+        cap = f"{ch.cap_remaining:,} of {ch.cap:,} left" if ch.cap is not None else ""
+        channels.add_row(_t(ch.channel), "yes" if ch.priority else "", _num(ch.available), _num(ch.uncapped), cap)
+    console.print(channels)
+
+
+@inventory_app.command("node")
+def inventory_node(ctx: typer.Context, node: str, limit: Limit = 50) -> None:
+    """Stock at one node: every SKU position with on hand, reserved and available."""
+    with _running(ctx) as application, application.uow() as uow:
+        stock = views.stock_at_node(uow, node, limit)
+    flags = [f for f, on in (("ship-from", stock.ship_from_enabled), ("hazmat", stock.hazmat_capable),
+                             ("b2b only", stock.b2b_only), ("inactive", not stock.active)) if on]
+    console = _out()
+    console.print(Text.assemble((clean(stock.node), "bold"), f" {clean(stock.name)} — {stock.node_type}, ",
+                                f"{clean(stock.city)}, {clean(stock.state)} ({clean(stock.timezone)}), cutoff ",
+                                f"{stock.cutoff_local}, {stock.daily_pick_capacity:,} picks/day; ", ", ".join(flags)))
+    table = Table(title=f"{stock.sku_count:,} positions: {stock.on_hand:,} on hand, {stock.reserved:,} reserved, "
+                        f"{stock.available:,} available", title_justify="left")
+    for col in ("sku", "name", "on hand", "reserved", "safety", "protected", "available"):
+        table.add_column(col, justify="left" if col in ("sku", "name") else "right", no_wrap=col == "sku")
+    for r in stock.rows:
+        table.add_row(_t(r.sku), _t(r.name), _num(r.on_hand), _num(r.reserved), _num(r.safety_stock),
+                      _num(r.protected_remaining), _num(r.available))
+    console.print(table)
+    if len(stock.rows) < stock.sku_count:
+        console.print(f"showing {len(stock.rows)} of {stock.sku_count:,}; use --limit to see more")
+
+
+@inventory_app.command("ledger")
+def inventory_ledger(ctx: typer.Context, sku: str, node: str, limit: Limit = 20) -> None:
+    """The newest stock movements of SKU at NODE: what explains its balance."""
+    with _running(ctx) as application, application.uow() as uow:
+        view = views.ledger(uow, sku, node, limit)
+    table = Table(title=Text.assemble(("Ledger ", "bold"), clean(f"{view.sku}@{view.node}"),
+                                      f": on hand {view.on_hand:,}, reserved {view.reserved:,}, safety "
+                                      f"{view.safety_stock:,}, protected {view.protected_qty:,}"),
+                  title_justify="left")
+    for col in ("when (UTC)", "kind", "quantity", "on hand after", "reference", "reason"):
+        table.add_column(col, justify="right" if col in ("quantity", "on hand after") else "left")
+    for m in view.entries:
+        table.add_row(m.occurred_at.strftime("%Y-%m-%d %H:%M:%S"), m.kind,
+                      Text(f"{m.quantity:+,}", style="green" if m.quantity > 0 else "red"),
+                      _num(m.on_hand_after), _t(m.reference), _t(m.reason))
+    _out().print(table)
+    if not view.entries:
+        _out().print("no movements yet")
+
+
+def _moved(verb: str, result: dict[str, Any]) -> None:
+    _out().print(Text.assemble(("✓ ", "green"), verb, " ", (clean(f"{result['sku']}@{result['node']}"), "bold"),
+                               f": on hand now {result['on_hand']:,}"))
+
+
+@inventory_app.command("receive", context_settings=SIGNED)
+def inventory_receive(ctx: typer.Context, sku: str, node: str, qty: str,
+                      reference: Annotated[str, typer.Option("--reference", help="e.g. the PO or ASN")] = "") -> None:
+    """Receive QTY units of SKU at NODE."""
+    with _running(ctx) as application:
+        result = application.bus.handle(c.ReceiveStock(sku=sku, node=node, quantity=parse_int("quantity", qty),
+                                                       reference=reference))
+    _moved(f"received {parse_int('quantity', qty):,} of", result)
+
+
+@inventory_app.command("adjust", context_settings=SIGNED)
+def inventory_adjust(ctx: typer.Context, sku: str, node: str, delta: str,
+                     reason: Annotated[str, typer.Option("--reason", help="why stock changed")]) -> None:
+    """Adjust on-hand units of SKU at NODE by DELTA (e.g. -3 for damaged units)."""
+    with _running(ctx) as application:
+        result = application.bus.handle(c.AdjustStock(sku=sku, node=node, delta=parse_int("delta", delta),
+                                                      reason=reason))
+    _moved(f"adjusted {parse_int('delta', delta):+,}", result)
+
+
+@inventory_app.command("count", context_settings=SIGNED)
+def inventory_count(ctx: typer.Context, sku: str, node: str, counted: str,
+                    reference: Annotated[str, typer.Option("--reference", help="count sheet id")] = "") -> None:
+    """Record a cycle count: COUNTED units of SKU are physically at NODE."""
+    with _running(ctx) as application:
+        result = application.bus.handle(c.RecordCycleCount(sku=sku, node=node, counted=parse_int("counted", counted),
+                                                           reference=reference))
+    _moved(f"counted (difference {result['difference']:+,})", result)
+    if result["orders_affected"]:
+        _out().print(Text(f"orders moved to exception: {', '.join(map(clean, result['orders_affected']))}",
+                          style="yellow"))
+
+
+# -- holds, reconciliation, orders -----------------------------------------------------------------
+
+@holds_app.command("expire")
+def holds_expire(ctx: typer.Context,
+                 limit: Annotated[int, typer.Option("--limit", min=1, help="holds per run")] = 1000) -> None:
+    """Release every checkout hold past its time to live (the expiry job)."""
+    with _running(ctx) as application:
+        result = application.bus.handle(c.ExpireCheckoutHolds(limit=limit))
+    _out().print(f"expired {result['expired_holds']} hold(s), released {result['released_units']:,} unit(s)")
+
+
+@app.command("reconcile")
+def reconcile(ctx: typer.Context,
+              repair: Annotated[bool, typer.Option("--repair", help="set drifted balances to the ledger")] = False,
+              as_json: JsonFlag = False) -> None:
+    """Recompute balances from the ledger and reservations; exit status 1 while drift remains."""
+    with _running(ctx) as application:
+        result = application.bus.handle(c.ReconcileInventory(repair=repair))
+        remaining = application.bus.handle(c.ReconcileInventory())["drift"] if repair else result["drift"]
+    if as_json:
+        _echo_json({**result, "remaining_drift": remaining})
+    else:
+        _print_reconciliation(result, remaining)
+    if remaining:
+        raise typer.Exit(EXIT_DRIFT)
+
+
+def _print_reconciliation(result: dict[str, Any], remaining: list[dict[str, Any]]) -> None:
+    console = _out()
+    if result["drift"]:
+        table = Table(title="Drift between balances and the ledger", title_justify="left")
+        for col in ("sku", "node", "field", "recorded", "expected", "difference"):
+            table.add_column(col, justify="right" if col in ("recorded", "expected", "difference") else "left")
+        for d in result["drift"]:
+            table.add_row(_t(d["sku"]), _t(d["node"]), d["field"], _num(d["recorded"]), _num(d["expected"]),
+                          Text(f"{d['difference']:+,}", justify="right"))
+        console.print(table)
+    verdict = (Text(f"{len(remaining)} drift(s) remain", style="bold red") if remaining
+               else Text("no drift", style="bold green"))
+    console.print(Text.assemble(f"checked {result['checked']:,} balances, repaired {result['repaired']}: ", verdict))
+
+
+@orders_app.command("show")
+def orders_show(ctx: typer.Context, order_id: str, as_json: JsonFlag = False) -> None:
+    """An order with its lines, status history and reservations."""
+    with _running(ctx) as application, application.uow() as uow:
+        order = views.order_view(uow, order_id)
+    if as_json:
+        _echo_json(order.to_dict())
+        return
+    console = _out()
+    who = order.account_code or order.customer_id or "guest"
+    console.print(Text.assemble(("Order ", "bold"), (clean(order.order_id), "bold"), " ",
+                                clean(f"{order.channel}/{order.external_id}"), " — ", (order.status, "bold cyan"),
+                                clean(f" ({order.status_reason})" if order.status_reason else ""),
+                                clean(f"; {who}; {order.currency} {order.total}; ship to "
+                                      f"{order.ship_to.get('city', '')}, {order.ship_to.get('state', '')} "
+                                      f"{order.ship_to.get('postal_code', '')}")))
+    lines = Table(title="Lines", title_justify="left")
+    for col in ("#", "sku", "qty", "unit price", "allocated", "shipped", "cancelled", "open"):
+        lines.add_column(col, justify="left" if col == "sku" else "right")
+    for ln in order.lines:
+        lines.add_row(str(ln.line_no), _t(ln.sku), _num(ln.quantity), ln.unit_price, _num(ln.allocated),
+                      _num(ln.shipped), _num(ln.cancelled), _num(ln.open_quantity))
+    console.print(lines)
+    history = Table(title="Status history", title_justify="left")
+    for col in ("when (UTC)", "from", "to", "reason"):
+        history.add_column(col)
+    for h in order.history:
+        history.add_row(h.at.strftime("%Y-%m-%d %H:%M:%S"), h.from_status or "", h.to_status, _t(h.reason))
+    console.print(history)
+    if order.reservations:
+        res = Table(title="Reservations", title_justify="left")
+        for col in ("line", "sku", "node", "qty", "consumed", "status", "channel"):
+            res.add_column(col, justify="right" if col in ("line", "qty", "consumed") else "left")
+        for r in order.reservations:
+            res.add_row(str(r.line_no or ""), _t(r.sku), _t(r.node), _num(r.quantity), _num(r.consumed), r.status,
+                        _t(r.channel))
+        console.print(res)
+
+
+def main() -> None:
+    """The `orderloom` console script."""
+    app()
+
+
+if __name__ == "__main__":
+    main()

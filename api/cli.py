@@ -102,9 +102,7 @@ def _fail(headline: Text, lines: list[Text] | None = None) -> typer.Exit:
 def _report_error(err: e.OrderloomError) -> typer.Exit:
     lines: list[Text] = []
     for p in err.problems:
-        # Most messages already start with their field; do not say it twice.
-        message = p.message.removeprefix(f"{p.field}:").strip()
-        lines.append(Text.assemble("  • ", (clean(p.field), "bold"), ": ", clean(message), "  ",
+        lines.append(Text.assemble("  • ", (clean(p.field), "bold"), ": ", clean(p.message), "  ",
                                    (f"[{clean(p.code)}]", "dim")))
         if p.fix:
             lines.append(Text.assemble("    fix: ", (clean(p.fix), "green")))
@@ -244,7 +242,7 @@ def inventory_atp(ctx: typer.Context, sku: str,
                   channel: Annotated[str | None, typer.Option("--channel", help="only this channel")] = None,
                   as_json: JsonFlag = False) -> None:
     """Available to promise for SKU: per ship-from node, across the network and per channel."""
-    with _running(ctx) as application, application.uow() as uow:
+    with _running(ctx) as application, application.uow(readonly=True) as uow:
         atp = views.available_to_promise(uow, sku, channel)
     if as_json:
         _echo_json(atp.to_dict())
@@ -272,7 +270,7 @@ def inventory_atp(ctx: typer.Context, sku: str,
 @inventory_app.command("node")
 def inventory_node(ctx: typer.Context, node: str, limit: Limit = 50) -> None:
     """Stock at one node: every SKU position with on hand, reserved and available."""
-    with _running(ctx) as application, application.uow() as uow:
+    with _running(ctx) as application, application.uow(readonly=True) as uow:
         stock = views.stock_at_node(uow, node, limit)
     flags = [f for f, on in (("ship-from", stock.ship_from_enabled), ("hazmat", stock.hazmat_capable),
                              ("b2b only", stock.b2b_only), ("inactive", not stock.active)) if on]
@@ -295,7 +293,7 @@ def inventory_node(ctx: typer.Context, node: str, limit: Limit = 50) -> None:
 @inventory_app.command("ledger")
 def inventory_ledger(ctx: typer.Context, sku: str, node: str, limit: Limit = 20) -> None:
     """The newest stock movements of SKU at NODE: what explains its balance."""
-    with _running(ctx) as application, application.uow() as uow:
+    with _running(ctx) as application, application.uow(readonly=True) as uow:
         view = views.ledger(uow, sku, node, limit)
     table = Table(title=Text.assemble(("Ledger ", "bold"), clean(f"{view.sku}@{view.node}"),
                                       f": on hand {view.on_hand:,}, reserved {view.reserved:,}, safety "
@@ -395,7 +393,7 @@ def _print_reconciliation(result: dict[str, Any], remaining: list[dict[str, Any]
 @orders_app.command("show")
 def orders_show(ctx: typer.Context, order_id: str, as_json: JsonFlag = False) -> None:
     """An order with its lines, status history and reservations."""
-    with _running(ctx) as application, application.uow() as uow:
+    with _running(ctx) as application, application.uow(readonly=True) as uow:
         order = views.order_view(uow, order_id)
     if as_json:
         _echo_json(order.to_dict())

@@ -26,8 +26,9 @@ class App:
     clock: Clock
     closers: list[Callable[[], None]] = field(default_factory=list)
 
-    def uow(self) -> SqlUnitOfWork:
-        return SqlUnitOfWork(self.engine, self.clock)
+    def uow(self, *, readonly: bool = False) -> SqlUnitOfWork:
+        """A unit of work for reads (`readonly=True`: no write lock, no row locks) or for tests."""
+        return SqlUnitOfWork(self.engine, self.clock, readonly=readonly)
 
     def close(self) -> None:
         for close in self.closers:

@@ -242,9 +242,12 @@ def _reservation(row: Any) -> Reservation:
 
 
 class SqlInventoryRepository(InventoryRepository):
-    def __init__(self, conn: Connection, *, postgres: bool = False) -> None:
+    def __init__(self, conn: Connection, *, lock_rows: bool = False) -> None:
         self.conn = conn
-        self.postgres = postgres
+        self.postgres = conn.dialect.name == "postgresql"
+        # Row locks (SELECT ... FOR UPDATE) only matter on PostgreSQL: SQLite writers already hold
+        # the database write lock. Read-only units of work take none.
+        self.lock_rows = lock_rows and self.postgres
 
     def _key(self, sku: str, node: str) -> Any:
         return and_(_B.c.sku == sku, _B.c.node == node)
@@ -347,14 +350,14 @@ class SqlInventoryRepository(InventoryRepository):
             raise ValueError("give an order id or a hold id")
         if active_only:
             stmt = stmt.where(_R.c.status == ReservationStatus.ACTIVE.value)
-        if self.postgres:
+        if self.lock_rows:
             stmt = stmt.with_for_update()
         return [_reservation(r) for r in self.conn.execute(stmt.order_by(_R.c.created_at,
                                                                          _R.c.reservation_id)).mappings()]
 
     def active_reservations_at(self, sku: str, node: str) -> list[Reservation]:
         stmt = select(_R).where(_R.c.sku == sku, _R.c.node == node, _R.c.status == ReservationStatus.ACTIVE.value)
-        if self.postgres:
+        if self.lock_rows:
             stmt = stmt.with_for_update()
         return [_reservation(r) for r in self.conn.execute(stmt).mappings()]
 
@@ -413,9 +416,12 @@ class SqlInventoryRepository(InventoryRepository):
 
 
 class SqlOrderRepository(OrderRepository):
-    def __init__(self, conn: Connection, *, postgres: bool = False) -> None:
+    def __init__(self, conn: Connection, *, lock_rows: bool = False) -> None:
         self.conn = conn
-        self.postgres = postgres
+        self.postgres = conn.dialect.name == "postgresql"
+        # Row locks (SELECT ... FOR UPDATE) only matter on PostgreSQL: SQLite writers already hold
+        # the database write lock. Read-only units of work take none.
+        self.lock_rows = lock_rows and self.postgres
         self._stored_history: dict[str, int] = {}
 
     def add(self, order: Order) -> str:
@@ -443,7 +449,7 @@ class SqlOrderRepository(OrderRepository):
         if row_id is None:
             return None
         stmt = select(t.orders).where(t.orders.c.id == row_id)
-        if for_update and self.postgres:
+        if for_update and self.lock_rows:
             stmt = stmt.with_for_update()
         r = self.conn.execute(stmt).mappings().first()
         if r is None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import IntegrityError, OperationalError
 
+from engine.adapters.database import READ_ONLY
 from engine.adapters.outbox import SqlOutboxWriter
 from engine.adapters.repositories import (
     SqlIdempotencyRepository,
@@ -16,18 +17,25 @@ from engine.services.unit_of_work import AbstractUnitOfWork, Clock, utc_now
 
 
 class SqlUnitOfWork(AbstractUnitOfWork):
-    def __init__(self, engine: Engine, clock: Clock = utc_now) -> None:
+    def __init__(self, engine: Engine, clock: Clock = utc_now, *, readonly: bool = False) -> None:
         super().__init__(clock)
         self.engine = engine
+        self.readonly = readonly
         self._conn: Connection | None = None
 
     def _begin(self) -> None:
         self._conn = self.engine.connect()
-        self._conn.begin()
         postgres = self.engine.dialect.name == "postgresql"
+        if self.readonly:
+            # SQLite: a deferred transaction that never takes the write lock; PostgreSQL: READ ONLY,
+            # and repositories skip row locks.
+            self._conn.execution_options(**{READ_ONLY: True})
+        self._conn.begin()
+        if self.readonly and postgres:
+            self._conn.exec_driver_sql("SET TRANSACTION READ ONLY")
         self.master = SqlMasterDataRepository(self._conn)
-        self.inventory = SqlInventoryRepository(self._conn, postgres=postgres)
-        self.orders = SqlOrderRepository(self._conn, postgres=postgres)
+        self.inventory = SqlInventoryRepository(self._conn, lock_rows=not self.readonly)
+        self.orders = SqlOrderRepository(self._conn, lock_rows=not self.readonly)
         self.idempotency = SqlIdempotencyRepository(self._conn)
         self.outbox = SqlOutboxWriter(self._conn)
 

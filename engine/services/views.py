@@ -1,6 +1,6 @@
 """Read views over the unit of work's repositories: available to promise, node stock, ledger, orders.
 
-Views never change state. The caller opens the unit of work (`with app.uow() as uow: ...`); a view
+Views never change state. The caller opens the unit of work (`with app.uow(readonly=True) as uow: ...`); a view
 reads what it needs and returns frozen dataclasses with a `to_dict()` for JSON.
 """
 

@@ -55,18 +55,18 @@ def require_quantity(field: str, value: object, *, allow_zero: bool = False) -> 
 
 def sku_problem(uow: AbstractUnitOfWork, field: str, sku: object, known: set[str] | None = None) -> Problem | None:
     if not isinstance(sku, str) or not is_valid_sku_code(sku):
-        return Problem(e.UnknownSku.code, field, f"{field}: {sku!r} is not a valid SKU code",
+        return Problem(e.UnknownSku.code, field, f"{sku!r} is not a valid SKU code",
                        "use an upper-case SKU code from the catalog")
     exists = sku in known if known is not None else uow.master.get_sku(sku) is not None
     if not exists:
-        return Problem(e.UnknownSku.code, field, f"{field}: SKU {sku} is not in the catalog",
+        return Problem(e.UnknownSku.code, field, f"SKU {sku} is not in the catalog",
                        "check the SKU or add it to the catalog first", {"sku": sku})
     return None
 
 
 def node_problem(uow: AbstractUnitOfWork, field: str, node: object) -> Problem | None:
     if not isinstance(node, str) or uow.master.get_node(node) is None:
-        return Problem(e.UnknownNode.code, field, f"{field}: fulfillment node {node!r} does not exist",
+        return Problem(e.UnknownNode.code, field, f"fulfillment node {node!r} does not exist",
                        "use the code of a configured node", {"node": str(node)})
     return None
 

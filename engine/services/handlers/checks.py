@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
+from typing import TypeGuard
 
 from engine.domain import errors as e
 from engine.domain.catalog import is_valid_sku_code
@@ -64,8 +65,15 @@ def sku_problem(uow: AbstractUnitOfWork, field: str, sku: object, known: set[str
     return None
 
 
+def is_lookup_key(value: object) -> TypeGuard[str]:
+    """Whether `value` could name something stored. Codes are never created with control characters,
+    and PostgreSQL cannot even compare text holding NUL (the driver raises), so such values are
+    answered as unknown without asking the database."""
+    return isinstance(value, str) and value.isprintable()
+
+
 def node_problem(uow: AbstractUnitOfWork, field: str, node: object) -> Problem | None:
-    if not isinstance(node, str) or uow.master.get_node(node) is None:
+    if not is_lookup_key(node) or uow.master.get_node(node) is None:
         return Problem(e.UnknownNode.code, field, f"fulfillment node {node!r} does not exist",
                        "use the code of a configured node", {"node": str(node)})
     return None

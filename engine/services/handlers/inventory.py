@@ -33,6 +33,7 @@ from engine.domain.inventory import (
 from engine.domain.orders import OrderStatus
 from engine.services.handlers.checks import (
     code_problem,
+    is_lookup_key,
     new_id,
     node_problem,
     quantity_problem,
@@ -226,7 +227,7 @@ def set_stock_policy(cmd: c.SetStockPolicy, uow: AbstractUnitOfWork) -> dict[str
 def set_channel_cap(cmd: c.SetChannelCap, uow: AbstractUnitOfWork) -> dict[str, Any]:
     problems = [p for p in (quantity_problem("cap", cmd.cap, allow_zero=True),
                             sku_problem(uow, "sku", cmd.sku)) if p]
-    if uow.master.get_channel(cmd.channel) is None:
+    if not is_lookup_key(cmd.channel) or uow.master.get_channel(cmd.channel) is None:
         problems.append(_channel_problem(cmd.channel))
     if cmd.starts_at and cmd.ends_at and cmd.ends_at <= cmd.starts_at:
         problems.append(Problem("validation.window", "ends_at", "the cap window ends before it starts",
@@ -245,7 +246,7 @@ def _channel_problem(code: object) -> Problem:
 
 
 def require_channel(uow: AbstractUnitOfWork, code: str) -> Channel:
-    channel = uow.master.get_channel(code) if isinstance(code, str) else None
+    channel = uow.master.get_channel(code) if is_lookup_key(code) else None
     if channel is None or not channel.active:
         raise e.UnknownChannel(f"channel {code!r} does not exist", problems=[_channel_problem(code)])
     return channel
@@ -300,8 +301,12 @@ def _diagnose_shortage(uow: AbstractUnitOfWork, i: int, sku: str, node: str, qty
 
 
 def place_checkout_hold(cmd: c.PlaceCheckoutHold, uow: AbstractUnitOfWork) -> dict[str, Any]:
+    # SKUs and nodes are checked up front: one answer naming every bad line, and no lookups by text
+    # the database cannot compare.
     problems = [p for i, line in enumerate(cmd.lines)
-                if (p := quantity_problem(f"lines[{i}].quantity", line.quantity))]
+                for p in (quantity_problem(f"lines[{i}].quantity", line.quantity),
+                          sku_problem(uow, f"lines[{i}].sku", line.sku),
+                          node_problem(uow, f"lines[{i}].node", line.node)) if p]
     if not cmd.lines:
         problems.append(Problem("validation.required", "lines", "a hold needs at least one line",
                                 "send the cart's lines"))
@@ -339,7 +344,7 @@ def _end_hold(uow: AbstractUnitOfWork, hold_id: str, status: ReservationStatus, 
 
 
 def release_checkout_hold(cmd: c.ReleaseCheckoutHold, uow: AbstractUnitOfWork) -> dict[str, Any]:
-    if not uow.inventory.reservations(hold_id=cmd.hold_id, active_only=False):
+    if not is_lookup_key(cmd.hold_id) or not uow.inventory.reservations(hold_id=cmd.hold_id, active_only=False):
         raise e.UnknownReservation(f"hold {cmd.hold_id!r} does not exist", hold_id=cmd.hold_id)
     units = _end_hold(uow, cmd.hold_id, ReservationStatus.RELEASED, "released")
     return {"hold_id": cmd.hold_id, "released_units": units}

@@ -21,6 +21,7 @@ from engine.domain.inventory import MovementKind, Reservation, ReservationStatus
 from engine.domain.orders import Address, Order, OrderLine, OrderStatus, can_transition
 from engine.services.handlers.checks import (
     code_problem,
+    is_lookup_key,
     new_id,
     quantity_problem,
     raise_if_any,
@@ -81,6 +82,10 @@ def place_order(cmd: c.PlaceOrder, uow: AbstractUnitOfWork) -> dict[str, Any]:
     problems = [p for p in (code_problem("external_id", cmd.external_id, max_length=128),
                             text_problem("notes", cmd.notes, max_length=4000, required=False)) if p]
     problems += _address_problems(cmd.ship_to)
+    if not (isinstance(cmd.currency, str) and len(cmd.currency) == 3 and cmd.currency.isascii()
+            and cmd.currency.isalpha() and cmd.currency.isupper()):
+        problems.append(Problem("validation.currency", "currency", f"{cmd.currency!r} is not an ISO 4217 code",
+                                "send three capital letters such as USD"))
     if not cmd.lines:
         problems.append(Problem("validation.required", "lines", "an order needs at least one line",
                                 "send one or more lines"))
@@ -89,11 +94,12 @@ def place_order(cmd: c.PlaceOrder, uow: AbstractUnitOfWork) -> dict[str, Any]:
                                 "split the order"))
     account = None
     if cmd.account_code is not None:
-        account = uow.master.get_account(cmd.account_code)
+        account = uow.master.get_account(cmd.account_code) if is_lookup_key(cmd.account_code) else None
         if account is None:
             problems.append(Problem(e.UnknownAccount.code, "account_code",
                                     f"account {cmd.account_code!r} does not exist", "check the account code"))
-    if cmd.customer_id is not None and uow.master.get_customer(cmd.customer_id) is None:
+    if cmd.customer_id is not None and (not is_lookup_key(cmd.customer_id)
+                                        or uow.master.get_customer(cmd.customer_id) is None):
         problems.append(Problem(e.UnknownCustomer.code, "customer_id",
                                 f"customer {cmd.customer_id!r} does not exist", "check the customer id"))
     known = uow.master.existing_skus(ln.sku for ln in cmd.lines if isinstance(ln.sku, str))
@@ -193,7 +199,7 @@ def _reserve_plan(uow: AbstractUnitOfWork, order: Order,
             problems.append(p)
             continue
         if a.node not in nodes:
-            node = uow.master.get_node(a.node) if isinstance(a.node, str) else None
+            node = uow.master.get_node(a.node) if is_lookup_key(a.node) else None
             nodes[a.node] = node is not None and node.active
         if not nodes[a.node]:
             problems.append(Problem(e.UnknownNode.code, f"allocations[{i}].node",
@@ -220,7 +226,7 @@ def _reserve_plan(uow: AbstractUnitOfWork, order: Order,
 
 
 def _adopt_hold(uow: AbstractUnitOfWork, order: Order, hold_id: str) -> list[Reservation]:
-    held = uow.inventory.reservations(hold_id=hold_id, active_only=False)
+    held = uow.inventory.reservations(hold_id=hold_id, active_only=False) if is_lookup_key(hold_id) else []
     if not held:
         raise e.UnknownReservation(f"hold {hold_id!r} does not exist", hold_id=hold_id)
     active = [r for r in held if r.status == ReservationStatus.ACTIVE and r.order_id is None]
@@ -257,6 +263,7 @@ def _adopt_hold(uow: AbstractUnitOfWork, order: Order, hold_id: str) -> list[Res
 
 def deallocate_order(cmd: c.DeallocateOrder, uow: AbstractUnitOfWork) -> dict[str, Any]:
     order = _order(uow, cmd.order_id)
+    raise_if_any([p for p in (text_problem("reason", cmd.reason, max_length=500, required=False),) if p])
     _require_transition(order, OrderStatus.VALIDATED)
     units = _release_order_stock(uow, order, cmd.reason)
     _transition(uow, order, OrderStatus.VALIDATED, cmd.reason)
@@ -282,6 +289,10 @@ def release_to_fulfillment(cmd: c.ReleaseOrderToFulfillment, uow: AbstractUnitOf
 
 def record_shipment(cmd: c.RecordShipment, uow: AbstractUnitOfWork) -> dict[str, Any]:
     """Consume reservations for what left the building. A repeated shipment id changes nothing."""
+    raise_if_any([p for p in (text_problem("shipment_id", cmd.shipment_id or "", max_length=64, required=False),
+                              text_problem("carrier", cmd.carrier, max_length=32, required=False),
+                              text_problem("tracking_number", cmd.tracking_number, max_length=64, required=False))
+                  if p])
     if cmd.shipment_id and uow.orders.shipment_exists(cmd.shipment_id):
         order = _order(uow, cmd.order_id)
         return {"order_id": order.order_id, "status": order.status.value, "shipment_id": cmd.shipment_id,
@@ -293,6 +304,7 @@ def record_shipment(cmd: c.RecordShipment, uow: AbstractUnitOfWork) -> dict[str,
     problems: list[Problem] = []
     if not cmd.lines:
         problems.append(Problem("validation.required", "lines", "a shipment needs lines", "send shipped lines"))
+    asked: dict[int, int] = defaultdict(int)  # a line may appear more than once: check the sum
     for i, sl in enumerate(cmd.lines):
         if (p := quantity_problem(f"lines[{i}].quantity", sl.quantity)) is not None:
             problems.append(p)
@@ -301,10 +313,12 @@ def record_shipment(cmd: c.RecordShipment, uow: AbstractUnitOfWork) -> dict[str,
         if sl.line_no not in {ln.line_no for ln in order.lines}:
             problems.append(Problem("shipment.unknown_line", f"lines[{i}].line_no",
                                     f"order {order.order_id} has no line {sl.line_no}", "use the order's lines"))
-        elif sl.quantity > held:
+            continue
+        asked[sl.line_no] += sl.quantity
+        if asked[sl.line_no] > held:
             problems.append(Problem("shipment.exceeds_reservation", f"lines[{i}].quantity",
                                     f"line {sl.line_no} has {held} units reserved at {cmd.node}, "
-                                    f"shipment says {sl.quantity}",
+                                    f"shipment says {asked[sl.line_no]}",
                                     "ship what was reserved there, or record a short pick as an exception"))
     raise_if_any(problems)
     shipment_id = cmd.shipment_id or new_id()
@@ -381,6 +395,7 @@ def resume_order(cmd: c.ResumeOrder, uow: AbstractUnitOfWork) -> dict[str, Any]:
     """Back to where the order was paused from; or, after an exception, back to validated (stock given
     back) so it can be allocated again."""
     order = _order(uow, cmd.order_id)
+    raise_if_any([p for p in (text_problem("reason", cmd.reason, max_length=500, required=False),) if p])
     if order.status not in (OrderStatus.ON_HOLD, OrderStatus.EXCEPTION) or order.paused_from is None:
         raise e.IllegalTransition(f"order {order.order_id} is {order.status.value}, not on hold or in exception",
                                   order_id=order.order_id, from_status=order.status.value)
@@ -388,7 +403,7 @@ def resume_order(cmd: c.ResumeOrder, uow: AbstractUnitOfWork) -> dict[str, Any]:
     _require_transition(order, target)
     if cmd.to_validated:
         _release_order_stock(uow, order, f"re-allocating: {cmd.reason}")
-    elif target in (OrderStatus.ALLOCATED, OrderStatus.RELEASED):
+    elif target in (OrderStatus.ALLOCATED, OrderStatus.RELEASED, OrderStatus.PARTIALLY_SHIPPED):
         short = [ln.line_no for ln in order.lines if ln.allocated + ln.shipped + ln.cancelled < ln.quantity]
         if short:
             raise e.InsufficientStock(

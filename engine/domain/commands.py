@@ -137,6 +137,16 @@ class TransferStock(Command):
 
 
 @dataclass(frozen=True, kw_only=True)
+class RecordPick(Command):
+    """Units taken off the shelf without a reservation: a walk-in store sale, a sample, a write-off pick."""
+
+    sku: str
+    node: str
+    quantity: int
+    reference: str = ""
+
+
+@dataclass(frozen=True, kw_only=True)
 class RecordReturnReceipt(Command):
     sku: str
     node: str

@@ -3,8 +3,11 @@ from __future__ import annotations
 from datetime import time
 from decimal import Decimal
 
+import pytest
+
 from engine.bootstrap import App
 from engine.domain import commands as c
+from engine.domain import errors as e
 from engine.domain.channels import ChannelKind
 from engine.domain.network import NodeType
 
@@ -35,4 +38,18 @@ def test_an_order_goes_from_placement_to_delivery_and_the_ledger_explains_every_
         assert balance is not None
         assert (balance.on_hand, balance.reserved) == (7, 0)
         assert sum(m.quantity for m in uow.inventory.movements("SKU-1", "DC-RNO")) == 7
+    assert bus.handle(c.ReconcileInventory())["drift"] == []
+
+
+def test_a_store_pick_takes_only_unreserved_units_and_is_in_the_ledger(app: App) -> None:
+    test_an_order_goes_from_placement_to_delivery_and_the_ledger_explains_every_unit(app)
+    bus = app.bus
+    bus.handle(c.PlaceCheckoutHold(channel="web", lines=(c.HoldLine("SKU-1", "DC-RNO", 5),)))
+    with pytest.raises(e.StockInvariantViolation) as refused:
+        bus.handle(c.RecordPick(sku="SKU-1", node="DC-RNO", quantity=3, reference="POS-1"))
+    assert refused.value.code == "inventory.invariant"
+    assert bus.handle(c.RecordPick(sku="SKU-1", node="DC-RNO", quantity=2, reference="POS-2"))["on_hand"] == 5
+    with app.uow(readonly=True) as uow:
+        kinds = [m.kind.value for m in uow.inventory.movements("SKU-1", "DC-RNO")]
+    assert kinds[0] == "pick"
     assert bus.handle(c.ReconcileInventory())["drift"] == []

@@ -25,6 +25,7 @@ COMMAND_HANDLERS: dict[type[c.Command], Handler] = {
     c.RecordCycleCount: inventory.record_cycle_count,
     c.TransferStock: inventory.transfer_stock,
     c.RecordReturnReceipt: inventory.record_return_receipt,
+    c.RecordPick: inventory.record_pick,
     c.SetStockPolicy: inventory.set_stock_policy,
     c.SetChannelCap: inventory.set_channel_cap,
     c.PlaceCheckoutHold: inventory.place_checkout_hold,

@@ -96,6 +96,18 @@ def record_return_receipt(cmd: c.RecordReturnReceipt, uow: AbstractUnitOfWork) -
     return {"sku": cmd.sku, "node": cmd.node, "on_hand": on_hand}
 
 
+def record_pick(cmd: c.RecordPick, uow: AbstractUnitOfWork) -> dict[str, Any]:
+    """Take unreserved units off the shelf (a POS sale at a store). Reserved units are never taken."""
+    _require_sku_node(uow, cmd.sku, cmd.node, quantity_problem("quantity", cmd.quantity),
+                      _reference_problem(cmd.reference))
+    uow.inventory.ensure_balance(cmd.sku, cmd.node)
+    on_hand = _move(uow, cmd.sku, cmd.node, MovementKind.PICK, -cmd.quantity, reference=cmd.reference)
+    if on_hand is None:
+        raise _refuse_move(cmd.sku, cmd.node, -cmd.quantity, uow.inventory.get_balance(cmd.sku, cmd.node),
+                           "pick")
+    return {"sku": cmd.sku, "node": cmd.node, "on_hand": on_hand}
+
+
 def adjust_stock(cmd: c.AdjustStock, uow: AbstractUnitOfWork) -> dict[str, Any]:
     problems: list[Problem | None] = []
     if isinstance(cmd.delta, bool) or not isinstance(cmd.delta, int) or cmd.delta == 0 \

@@ -22,15 +22,19 @@ from engine.services.unit_of_work import OutboxWriter
 log = logging.getLogger(__name__)
 
 
+_INSERT = insert(t.outbox)
+
+
 class SqlOutboxWriter(OutboxWriter):
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
 
     def add(self, events: Sequence[Event]) -> None:
-        self.conn.execute(insert(t.outbox), [{
+        rows = [{
             "event_id": ev.event_id, "event_type": ev.event_type, "version": ev.version,
             "aggregate": ev.aggregate, "aggregate_id": ev.aggregate_id[:128], "payload": ev.payload(),
-            "occurred_at": ev.occurred_at, "published_at": None, "attempts": 0} for ev in events])
+            "occurred_at": ev.occurred_at, "published_at": None, "attempts": 0} for ev in events]
+        self.conn.execute(_INSERT, rows[0] if len(rows) == 1 else rows)
 
 
 @dataclass(frozen=True)

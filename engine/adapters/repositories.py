@@ -11,7 +11,7 @@ from datetime import UTC, datetime, time
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Connection, and_, case, func, insert, select, update
+from sqlalchemy import Connection, and_, bindparam, case, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from engine.adapters import tables as t
@@ -140,7 +140,7 @@ class SqlMasterDataRepository(MasterDataRepository):
 
     # -- channels
     def get_channel(self, code: str) -> Channel | None:
-        row = self.conn.execute(select(t.channels).where(t.channels.c.code == code)).mappings().first()
+        row = self.conn.execute(_GET_CHANNEL, {"k_code": code}).mappings().first()
         if row is None:
             return None
         return Channel(row["code"], row["name"], ChannelKind(row["kind"]), row["priority"], row["active"])
@@ -241,6 +241,29 @@ def _reservation(row: Any) -> Reservation:
         expires_at=aware(row["expires_at"]), consumed=row["consumed"], status=ReservationStatus(row["status"]))
 
 
+def _reserve_statement(priority: bool) -> Any:
+    """The reservation itself: one conditional UPDATE; zero rows means the units are not available."""
+    free = _B.c.on_hand - _B.c.reserved - _B.c.safety_stock
+    if not priority:
+        # Units protected for priority channels stay out of reach until those channels used them.
+        free = free - case((_B.c.protected_qty > _B.c.priority_reserved,
+                            _B.c.protected_qty - _B.c.priority_reserved), else_=0)
+    values: dict[str, Any] = {"reserved": _B.c.reserved + bindparam("k_qty")}
+    if priority:
+        values["priority_reserved"] = _B.c.priority_reserved + bindparam("k_qty")
+    return (update(_B).where(_B.c.sku == bindparam("k_sku"), _B.c.node == bindparam("k_node"),
+                             free >= bindparam("k_qty")).values(**values))
+
+
+# Hot-path statements are built once: constructing Core expressions per call costs more than
+# running them on SQLite.
+_RESERVE = {True: _reserve_statement(True), False: _reserve_statement(False)}
+_GET_CAP = select(t.channel_caps).where(t.channel_caps.c.channel == bindparam("k_channel"),
+                                        t.channel_caps.c.sku == bindparam("k_sku"))
+_INSERT_RESERVATION = insert(_R)
+_GET_CHANNEL = select(t.channels).where(t.channels.c.code == bindparam("k_code"))
+
+
 class SqlInventoryRepository(InventoryRepository):
     def __init__(self, conn: Connection, *, lock_rows: bool = False) -> None:
         self.conn = conn
@@ -274,16 +297,7 @@ class SqlInventoryRepository(InventoryRepository):
         self.conn.execute(stmt.on_conflict_do_nothing(index_elements=["sku", "node"]))
 
     def try_reserve(self, sku: str, node: str, quantity: int, priority: bool) -> bool:
-        free = _B.c.on_hand - _B.c.reserved - _B.c.safety_stock
-        if not priority:
-            # Units protected for priority channels stay out of reach until those channels used them.
-            protected_left = case((_B.c.protected_qty > _B.c.priority_reserved,
-                                   _B.c.protected_qty - _B.c.priority_reserved), else_=0)
-            free = free - protected_left
-        values: dict[str, Any] = {"reserved": _B.c.reserved + quantity}
-        if priority:
-            values["priority_reserved"] = _B.c.priority_reserved + quantity
-        result = self.conn.execute(update(_B).where(self._key(sku, node), free >= quantity).values(**values))
+        result = self.conn.execute(_RESERVE[priority], {"k_sku": sku, "k_node": node, "k_qty": quantity})
         return result.rowcount == 1
 
     def unreserve(self, sku: str, node: str, quantity: int, priority: bool) -> None:
@@ -328,11 +342,13 @@ class SqlInventoryRepository(InventoryRepository):
     def add_reservations(self, items: Sequence[Reservation]) -> None:
         if not items:
             return
-        self.conn.execute(insert(_R), [{
+        rows = [{
             "reservation_id": r.reservation_id, "sku": r.sku, "node": r.node, "quantity": r.quantity,
             "consumed": r.consumed, "channel": r.channel, "priority": r.priority, "order_id": r.order_id,
             "line_no": r.line_no, "hold_id": r.hold_id, "status": r.status.value, "created_at": r.created_at,
-            "expires_at": r.expires_at, "ended_at": None} for r in items])
+            "expires_at": r.expires_at, "ended_at": None} for r in items]
+        # One row (the common checkout hold) skips the executemany machinery.
+        self.conn.execute(_INSERT_RESERVATION, rows[0] if len(rows) == 1 else rows)
 
     def update_reservation(self, item: Reservation, ended_at: datetime | None) -> None:
         self.conn.execute(update(_R).where(_R.c.reservation_id == item.reservation_id).values(
@@ -370,8 +386,7 @@ class SqlInventoryRepository(InventoryRepository):
 
     # -- channel caps
     def get_cap(self, channel: str, sku: str) -> ChannelCap | None:
-        c = t.channel_caps.c
-        row = self.conn.execute(select(t.channel_caps).where(c.channel == channel, c.sku == sku)).mappings().first()
+        row = self.conn.execute(_GET_CAP, {"k_channel": channel, "k_sku": sku}).mappings().first()
         if row is None:
             return None
         return ChannelCap(row["channel"], row["sku"], row["cap"], row["used"], aware(row["starts_at"]),

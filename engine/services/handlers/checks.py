@@ -72,6 +72,21 @@ def is_lookup_key(value: object) -> TypeGuard[str]:
     return isinstance(value, str) and value.isprintable()
 
 
+def key_problems(field: str, sku: object, node: object) -> list[Problem]:
+    """Checks on a (sku, node) pair that need no database: malformed codes can name nothing stored.
+
+    Hot paths use these up front and ask the database only when a reservation fails.
+    """
+    problems: list[Problem] = []
+    if not isinstance(sku, str) or not is_valid_sku_code(sku):
+        problems.append(Problem(e.UnknownSku.code, f"{field}.sku", f"{sku!r} is not a valid SKU code",
+                                "use an upper-case SKU code from the catalog"))
+    if not is_lookup_key(node):
+        problems.append(Problem(e.UnknownNode.code, f"{field}.node", f"fulfillment node {node!r} does not exist",
+                                "use the code of a configured node", {"node": str(node)}))
+    return problems
+
+
 def node_problem(uow: AbstractUnitOfWork, field: str, node: object) -> Problem | None:
     if not is_lookup_key(node) or uow.master.get_node(node) is None:
         return Problem(e.UnknownNode.code, field, f"fulfillment node {node!r} does not exist",

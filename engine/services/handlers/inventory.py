@@ -34,6 +34,7 @@ from engine.domain.orders import OrderStatus
 from engine.services.handlers.checks import (
     code_problem,
     is_lookup_key,
+    key_problems,
     new_id,
     node_problem,
     quantity_problem,
@@ -313,12 +314,12 @@ def _diagnose_shortage(uow: AbstractUnitOfWork, i: int, sku: str, node: str, qty
 
 
 def place_checkout_hold(cmd: c.PlaceCheckoutHold, uow: AbstractUnitOfWork) -> dict[str, Any]:
-    # SKUs and nodes are checked up front: one answer naming every bad line, and no lookups by text
-    # the database cannot compare.
+    # Malformed SKU and node codes are refused up front (text the database could not even compare);
+    # whether well-formed ones exist is asked only when a line cannot be reserved (reserve_lines names
+    # every such line), which keeps the common path to the reservation update itself.
     problems = [p for i, line in enumerate(cmd.lines)
                 for p in (quantity_problem(f"lines[{i}].quantity", line.quantity),
-                          sku_problem(uow, f"lines[{i}].sku", line.sku),
-                          node_problem(uow, f"lines[{i}].node", line.node)) if p]
+                          *key_problems(f"lines[{i}]", line.sku, line.node)) if p]
     if not cmd.lines:
         problems.append(Problem("validation.required", "lines", "a hold needs at least one line",
                                 "send the cart's lines"))

@@ -13,7 +13,7 @@ from engine.domain.customers import B2BAccount, Customer, PriceList
 from engine.domain.errors import Problem
 from engine.domain.events import MasterDataChanged
 from engine.domain.network import Carrier, FulfillmentNode, Lane, ServiceLevel
-from engine.services.handlers.checks import code_problem, raise_if_any, sku_problem, text_problem
+from engine.services.handlers.checks import code_problem, is_lookup_key, raise_if_any, sku_problem, text_problem
 from engine.services.unit_of_work import AbstractUnitOfWork
 
 
@@ -88,7 +88,11 @@ def upsert_channel(cmd: c.UpsertChannel, uow: AbstractUnitOfWork) -> dict[str, A
 
 def upsert_price_list(cmd: c.UpsertPriceList, uow: AbstractUnitOfWork) -> dict[str, Any]:
     problems = [p for p in (code_problem("code", cmd.code),) if p]
-    known = uow.master.existing_skus(cmd.prices)
+    if not (isinstance(cmd.currency, str) and len(cmd.currency) == 3 and cmd.currency.isascii()
+            and cmd.currency.isalpha() and cmd.currency.isupper()):
+        problems.append(Problem("validation.currency", "currency", f"{cmd.currency!r} is not an ISO 4217 code",
+                                "send three capital letters such as USD"))
+    known = uow.master.existing_skus(sku for sku in cmd.prices if is_lookup_key(sku))
     for sku, price in cmd.prices.items():
         if (p := sku_problem(uow, f"prices[{sku}]", sku, known=known)) is not None:
             problems.append(p)
@@ -102,7 +106,7 @@ def upsert_price_list(cmd: c.UpsertPriceList, uow: AbstractUnitOfWork) -> dict[s
 def upsert_account(cmd: c.UpsertAccount, uow: AbstractUnitOfWork) -> dict[str, Any]:
     problems = [p for p in (code_problem("code", cmd.code), text_problem("name", cmd.name, max_length=200),
                             _money_problem("credit_limit", cmd.credit_limit)) if p]
-    if not uow.master.price_list_exists(cmd.price_list_code):
+    if not is_lookup_key(cmd.price_list_code) or not uow.master.price_list_exists(cmd.price_list_code):
         problems.append(Problem("pricing.unknown_price_list", "price_list_code",
                                 f"price list {cmd.price_list_code!r} does not exist", "create it first"))
     raise_if_any(problems)
@@ -118,7 +122,8 @@ def upsert_customer(cmd: c.UpsertCustomer, uow: AbstractUnitOfWork) -> dict[str,
     if not isinstance(cmd.email, str) or "@" not in cmd.email or len(cmd.email) > 320:
         problems.append(Problem("validation.email", "email", f"{cmd.email!r} is not an email address",
                                 "send name@domain"))
-    if cmd.account_code and uow.master.get_account(cmd.account_code) is None:
+    if cmd.account_code is not None and (not is_lookup_key(cmd.account_code)
+                                         or uow.master.get_account(cmd.account_code) is None):
         problems.append(Problem(e.UnknownAccount.code, "account_code",
                                 f"account {cmd.account_code!r} does not exist", "create the account first"))
     raise_if_any(problems)
@@ -149,14 +154,14 @@ def upsert_lanes(cmd: c.UpsertLanes, uow: AbstractUnitOfWork) -> dict[str, Any]:
     carriers: dict[str, bool] = {}
     for i, (carrier, service, origin, prefix, zone, transit) in enumerate(cmd.lanes):
         if carrier not in carriers:
-            carriers[carrier] = uow.master.carrier_exists(carrier)
+            carriers[carrier] = is_lookup_key(carrier) and uow.master.carrier_exists(carrier)
         if not carriers[carrier]:
             problems.append(Problem("carrier.unknown", f"lanes[{i}].carrier", f"carrier {carrier!r} unknown",
                                     "create the carrier first"))
         if origin not in nodes:
             problems.append(Problem(e.UnknownNode.code, f"lanes[{i}].origin_node", f"node {origin!r} unknown",
                                     "use a configured node"))
-        if not (len(prefix) == 3 and prefix.isdigit()):
+        if not (isinstance(prefix, str) and len(prefix) == 3 and prefix.isascii() and prefix.isdigit()):
             problems.append(Problem("lane.dest_prefix", f"lanes[{i}].dest_prefix",
                                     f"{prefix!r} is not a 3-digit ZIP prefix", "use e.g. 941"))
         if transit < 0 or zone < 1:

@@ -8,6 +8,7 @@ from typing import Any
 
 from engine.domain import commands as c
 from engine.domain import errors as e
+from engine.domain.channels import Channel
 from engine.domain.errors import Problem
 from engine.domain.events import (
     OrderAllocated,
@@ -78,9 +79,14 @@ def _address_problems(ship_to: object) -> list[Problem]:
 
 def place_order(cmd: c.PlaceOrder, uow: AbstractUnitOfWork) -> dict[str, Any]:
     """Accept a new order from a channel. Unique by (channel, external id); checks every line."""
-    channel = require_channel(uow, cmd.channel)
-    problems = [p for p in (code_problem("external_id", cmd.external_id, max_length=128),
-                            text_problem("notes", cmd.notes, max_length=4000, required=False)) if p]
+    problems: list[Problem] = []
+    channel: Channel | None = None
+    try:
+        channel = require_channel(uow, cmd.channel)
+    except e.UnknownChannel as unknown:  # listed with every other problem of the order, not alone
+        problems += unknown.problems
+    problems += [p for p in (code_problem("external_id", cmd.external_id, max_length=128),
+                             text_problem("notes", cmd.notes, max_length=4000, required=False)) if p]
     problems += _address_problems(cmd.ship_to)
     if not (isinstance(cmd.currency, str) and len(cmd.currency) == 3 and cmd.currency.isascii()
             and cmd.currency.isalpha() and cmd.currency.isupper()):
@@ -102,7 +108,7 @@ def place_order(cmd: c.PlaceOrder, uow: AbstractUnitOfWork) -> dict[str, Any]:
                                         or uow.master.get_customer(cmd.customer_id) is None):
         problems.append(Problem(e.UnknownCustomer.code, "customer_id",
                                 f"customer {cmd.customer_id!r} does not exist", "check the customer id"))
-    known = uow.master.existing_skus(ln.sku for ln in cmd.lines if isinstance(ln.sku, str))
+    known = uow.master.existing_skus(ln.sku for ln in cmd.lines if is_lookup_key(ln.sku))
     lines: list[OrderLine] = []
     for i, ln in enumerate(cmd.lines):
         line_problems = [p for p in (sku_problem(uow, f"lines[{i}].sku", ln.sku, known=known),
@@ -123,6 +129,7 @@ def place_order(cmd: c.PlaceOrder, uow: AbstractUnitOfWork) -> dict[str, Any]:
             lines.append(OrderLine(line_no=i + 1, sku=ln.sku, quantity=ln.quantity,
                                    unit_price=Decimal(price)))  # type: ignore[arg-type]
     raise_if_any(problems)
+    assert channel is not None  # an unknown channel is one of the problems raised above
     existing = uow.orders.find_by_external_id(channel.code, cmd.external_id)
     if existing is not None:
         raise e.DuplicateOrder(f"{channel.code} order {cmd.external_id!r} already exists as order {existing}",

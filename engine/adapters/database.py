@@ -30,7 +30,9 @@ def create_db_engine(url: str | URL, *, pool_size: int = 5, echo: bool = False) 
         return _sqlite_engine(u, echo=echo)
     if u.get_backend_name() != "postgresql":
         raise ValueError(f"unsupported database {u.get_backend_name()!r}: use sqlite:/// or postgresql://")
-    return create_engine(u, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True, echo=echo)
+    # No pre-ping: it costs a round trip per transaction. A connection the server dropped fails its
+    # statement, SQLAlchemy invalidates the pool, and the bus retries once on a fresh connection.
+    return create_engine(u, pool_size=pool_size, max_overflow=pool_size, pool_recycle=1800, echo=echo)
 
 
 def _sqlite_engine(u: URL, *, echo: bool) -> Engine:

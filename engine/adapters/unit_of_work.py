@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from sqlalchemy import Connection, Engine
-from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 
 from engine.adapters.database import READ_ONLY
 from engine.adapters.outbox import SqlOutboxWriter
@@ -58,6 +58,8 @@ class SqlUnitOfWork(AbstractUnitOfWork):
         if isinstance(exc, IntegrityError):
             text = str(exc.orig).lower()
             return "unique" in text or "duplicate key" in text
+        if isinstance(exc, DBAPIError) and exc.connection_invalidated:
+            return True  # the server dropped the connection; the pool hands out a new one
         if isinstance(exc, OperationalError):
             text = str(exc.orig).lower()
             return "deadlock" in text or "could not serialize" in text or "database is locked" in text

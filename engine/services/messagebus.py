@@ -98,6 +98,5 @@ class MessageBus:
             result = handler(cmd, uow)
             if key:
                 uow.idempotency.add(key, StoredResponse(type(cmd).__name__, digest, result), uow.now())
-            events = list(uow.pending_events)
             uow.commit()
-            return result, events
+            return result, list(uow.committed_events)

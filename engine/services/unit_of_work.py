@@ -38,6 +38,7 @@ class AbstractUnitOfWork(abc.ABC):
     def __init__(self, clock: Clock = utc_now) -> None:
         self.clock = clock
         self.pending_events: list[Event] = []
+        self._flushed: list[Event] = []
         self.committed_events: list[Event] = []
 
     def is_retryable(self, exc: BaseException) -> bool:
@@ -52,6 +53,7 @@ class AbstractUnitOfWork(abc.ABC):
 
     def __enter__(self) -> AbstractUnitOfWork:
         self.pending_events = []
+        self._flushed = []
         self._begin()
         return self
 
@@ -60,16 +62,23 @@ class AbstractUnitOfWork(abc.ABC):
         # Anything not committed explicitly is rolled back: an error never leaves half a change.
         self.rollback()
 
-    def commit(self) -> None:
-        """Write pending events to the outbox and commit both with the change."""
+    def flush_events(self) -> None:
+        """Write the events emitted so far to the outbox now (same transaction, still uncommitted)."""
         events, self.pending_events = self.pending_events, []
         if events:
             self.outbox.add(events)
+        self._flushed.extend(events)
+
+    def commit(self) -> None:
+        """Write pending events to the outbox and commit both with the change."""
+        self.flush_events()
+        events, self._flushed = self._flushed, []
         self._commit()
         self.committed_events.extend(events)
 
     def rollback(self) -> None:
         self.pending_events = []
+        self._flushed = []
         self._rollback()
 
     @abc.abstractmethod

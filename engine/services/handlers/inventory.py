@@ -335,15 +335,19 @@ def place_checkout_hold(cmd: c.PlaceCheckoutHold, uow: AbstractUnitOfWork) -> di
     if cmd.hold_id and uow.inventory.reservations(hold_id=hold_id, active_only=False):
         raise e.AlreadyExists(f"hold {hold_id} already exists", hold_id=hold_id)
     wanted = [(line.sku, line.node, line.quantity) for line in cmd.lines]
-    reserve_lines(uow, channel, wanted, f"hold {hold_id}")
     now = uow.now()
     expires = now + timedelta(seconds=cmd.ttl_seconds)
     items = [Reservation(new_id(), sku, node, qty, channel.code, channel.priority, now, hold_id=hold_id,
                          expires_at=expires) for sku, node, qty in wanted]
+    # The rows and the event are written before the balances are touched: on PostgreSQL the balance
+    # row stays locked from the conditional update to the commit, so that window holds nothing else.
+    # If a line cannot be reserved, the whole transaction (rows and event included) rolls back.
     uow.inventory.add_reservations(items)
     uow.emit(CheckoutHoldPlaced(hold_id=hold_id, channel=channel.code, expires_at=expires, occurred_at=now,
                                 lines=tuple(ReservedLine(reservation_id=r.reservation_id, sku=r.sku,
                                                          node=r.node, quantity=r.quantity) for r in items)))
+    uow.flush_events()
+    reserve_lines(uow, channel, wanted, f"hold {hold_id}")
     return {"hold_id": hold_id, "expires_at": expires.isoformat(),
             "reservations": [r.reservation_id for r in items]}
 

@@ -8,6 +8,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 
+from engine.domain.serialize import to_plain
+
 
 def _new_id() -> str:
     return uuid.uuid4().hex
@@ -31,22 +33,8 @@ class Event:
 
     def payload(self) -> dict[str, Any]:
         meta = {"event_id", "occurred_at"}
-        return {f.name: _plain(getattr(self, f.name)) for f in dataclasses.fields(self)
+        return {f.name: to_plain(getattr(self, f.name)) for f in dataclasses.fields(self)
                 if f.name not in meta}
-
-
-def _plain(value: Any) -> Any:
-    if isinstance(value, datetime):
-        return value.isoformat()
-    if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
-    if isinstance(value, dict):
-        return {str(k): _plain(v) for k, v in value.items()}
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {f.name: _plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
-    if isinstance(value, (str, int, float, bool)) or value is None:
-        return value
-    return str(value)
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -6,7 +6,6 @@ reads what it needs and returns frozen dataclasses with a `to_dict()` for JSON.
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -18,6 +17,7 @@ from engine.domain.channels import Channel, ChannelCap, ChannelKind
 from engine.domain.errors import Problem
 from engine.domain.inventory import StockBalance
 from engine.domain.network import FulfillmentNode
+from engine.domain.serialize import to_plain
 from engine.services.handlers.checks import node_problem, raise_if_any, sku_problem
 from engine.services.unit_of_work import AbstractUnitOfWork
 
@@ -26,23 +26,9 @@ MAX_LIMIT = 1000
 B2B_CHANNEL_KINDS = frozenset({ChannelKind.B2B_EDI, ChannelKind.EMAIL})
 
 
-def _plain(value: Any) -> Any:
-    if isinstance(value, datetime):
-        return value.isoformat()
-    if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
-    if isinstance(value, dict):
-        return {str(k): _plain(v) for k, v in value.items()}
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {f.name: _plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
-    if isinstance(value, (str, int, float, bool)) or value is None:
-        return value
-    return str(value)
-
-
 class _View:
     def to_dict(self) -> dict[str, Any]:
-        plain = _plain(self)
+        plain = to_plain(self)
         assert isinstance(plain, dict)
         return plain
 

@@ -81,32 +81,28 @@ def _refuse_move(sku: str, node: str, delta: int, balance: StockBalance | None, 
                           "release or ship reservations first, or record a cycle count")])
 
 
+def _simple_move(uow: AbstractUnitOfWork, sku: str, node: str, quantity: int, reference: str,
+                 kind: MovementKind, sign: int) -> dict[str, Any]:
+    """A movement of `quantity` units in (sign +1) or out (sign -1) of one node, with its reference."""
+    _require_sku_node(uow, sku, node, quantity_problem("quantity", quantity), _reference_problem(reference))
+    uow.inventory.ensure_balance(sku, node)
+    on_hand = _move(uow, sku, node, kind, sign * quantity, reference=reference)
+    if on_hand is None:
+        raise _refuse_move(sku, node, sign * quantity, uow.inventory.get_balance(sku, node), kind.value)
+    return {"sku": sku, "node": node, "on_hand": on_hand}
+
+
 def receive_stock(cmd: c.ReceiveStock, uow: AbstractUnitOfWork) -> dict[str, Any]:
-    _require_sku_node(uow, cmd.sku, cmd.node, quantity_problem("quantity", cmd.quantity),
-                      _reference_problem(cmd.reference))
-    uow.inventory.ensure_balance(cmd.sku, cmd.node)
-    on_hand = _move(uow, cmd.sku, cmd.node, MovementKind.RECEIPT, cmd.quantity, reference=cmd.reference)
-    return {"sku": cmd.sku, "node": cmd.node, "on_hand": on_hand}
+    return _simple_move(uow, cmd.sku, cmd.node, cmd.quantity, cmd.reference, MovementKind.RECEIPT, +1)
 
 
 def record_return_receipt(cmd: c.RecordReturnReceipt, uow: AbstractUnitOfWork) -> dict[str, Any]:
-    _require_sku_node(uow, cmd.sku, cmd.node, quantity_problem("quantity", cmd.quantity),
-                      _reference_problem(cmd.reference))
-    uow.inventory.ensure_balance(cmd.sku, cmd.node)
-    on_hand = _move(uow, cmd.sku, cmd.node, MovementKind.RETURN, cmd.quantity, reference=cmd.reference)
-    return {"sku": cmd.sku, "node": cmd.node, "on_hand": on_hand}
+    return _simple_move(uow, cmd.sku, cmd.node, cmd.quantity, cmd.reference, MovementKind.RETURN, +1)
 
 
 def record_pick(cmd: c.RecordPick, uow: AbstractUnitOfWork) -> dict[str, Any]:
     """Take unreserved units off the shelf (a POS sale at a store). Reserved units are never taken."""
-    _require_sku_node(uow, cmd.sku, cmd.node, quantity_problem("quantity", cmd.quantity),
-                      _reference_problem(cmd.reference))
-    uow.inventory.ensure_balance(cmd.sku, cmd.node)
-    on_hand = _move(uow, cmd.sku, cmd.node, MovementKind.PICK, -cmd.quantity, reference=cmd.reference)
-    if on_hand is None:
-        raise _refuse_move(cmd.sku, cmd.node, -cmd.quantity, uow.inventory.get_balance(cmd.sku, cmd.node),
-                           "pick")
-    return {"sku": cmd.sku, "node": cmd.node, "on_hand": on_hand}
+    return _simple_move(uow, cmd.sku, cmd.node, cmd.quantity, cmd.reference, MovementKind.PICK, -1)
 
 
 def adjust_stock(cmd: c.AdjustStock, uow: AbstractUnitOfWork) -> dict[str, Any]:

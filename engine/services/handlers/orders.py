@@ -223,12 +223,14 @@ def _reserve_plan(uow: AbstractUnitOfWork, order: Order,
                                     "allocate every open unit of every line"))
     raise_if_any(problems)
     channel = require_channel(uow, order.channel)
-    reserve_lines(uow, channel, wanted, f"order {order.order_id}")
     now = uow.now()
     line_of = [a.line_no for a in plan]
     items = [Reservation(new_id(), sku, node, qty, channel.code, channel.priority, now,
                          order_id=order.order_id, line_no=line_of[i]) for i, (sku, node, qty) in enumerate(wanted)]
+    # Rows first, balances last: the balance row locks are then held for as little as possible
+    # (see place_checkout_hold). A refused line rolls the whole transaction back.
     uow.inventory.add_reservations(items)
+    reserve_lines(uow, channel, wanted, f"order {order.order_id}")
     return items
 
 

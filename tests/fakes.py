@@ -347,6 +347,10 @@ class FakeMasterDataRepository(MasterDataRepository):
             account, credit_limit=_money("accounts.credit_limit", account.credit_limit), email_domains=domains)
         return created
 
+    def account_code_by_edi_partner(self, partner_id: str) -> str | None:
+        _no_nul(partner_id)
+        return next((a.code for a in self.s.accounts.values() if a.edi_partner_id == partner_id), None)
+
     def get_customer(self, customer_id: str) -> Customer | None:
         _no_nul(customer_id)
         return copy.deepcopy(self.s.customers.get(customer_id))
@@ -364,6 +368,10 @@ class FakeMasterDataRepository(MasterDataRepository):
         created = customer.customer_id not in self.s.customers
         self.s.customers[customer.customer_id] = copy.deepcopy(customer)
         return created
+
+    def customer_id_by_email(self, email: str) -> str | None:
+        _no_nul(email)
+        return next((x.customer_id for x in self.s.customers.values() if x.email == email), None)
 
     # -- carriers and lanes
     def upsert_carrier(self, carrier: Carrier) -> bool:

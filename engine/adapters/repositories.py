@@ -188,6 +188,11 @@ class SqlMasterDataRepository(MasterDataRepository):
             "email_domains": list(account.email_domains)}, ["code"])
         return created
 
+    def account_code_by_edi_partner(self, partner_id: str) -> str | None:
+        code: str | None = self.conn.execute(select(t.accounts.c.code).where(
+            t.accounts.c.edi_partner_id == partner_id).limit(1)).scalar()
+        return code
+
     def get_customer(self, customer_id: str) -> Customer | None:
         r = self.conn.execute(select(t.customers).where(t.customers.c.customer_id == customer_id)).mappings().first()
         if r is None:
@@ -200,6 +205,11 @@ class SqlMasterDataRepository(MasterDataRepository):
             "customer_id": customer.customer_id, "email": customer.email, "name": customer.name,
             "tier": customer.tier.value, "account_code": customer.account_code}, ["customer_id"])
         return created
+
+    def customer_id_by_email(self, email: str) -> str | None:
+        customer_id: str | None = self.conn.execute(select(t.customers.c.customer_id).where(
+            t.customers.c.email == email).limit(1)).scalar()
+        return customer_id
 
     # -- carriers and lanes
     def upsert_carrier(self, carrier: Carrier) -> bool:

@@ -62,10 +62,18 @@ class MasterDataRepository(abc.ABC):
     def upsert_account(self, account: B2BAccount) -> bool: ...
 
     @abc.abstractmethod
+    def account_code_by_edi_partner(self, partner_id: str) -> str | None:
+        """The code of the account holding this EDI partner id (unique), or None."""
+
+    @abc.abstractmethod
     def get_customer(self, customer_id: str) -> Customer | None: ...
 
     @abc.abstractmethod
     def upsert_customer(self, customer: Customer) -> bool: ...
+
+    @abc.abstractmethod
+    def customer_id_by_email(self, email: str) -> str | None:
+        """The id of the customer with exactly this stored email (unique, stored lower-cased), or None."""
 
     @abc.abstractmethod
     def upsert_carrier(self, carrier: Carrier) -> bool: ...

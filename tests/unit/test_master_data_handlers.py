@@ -213,12 +213,47 @@ def test_a_customer_with_a_bad_field_is_refused(w: World, kw: dict[str, Any], fi
     assert problem_fields(error) == fields
 
 
-@pytest.mark.xfail(strict=True, reason="customers.email is UNIQUE but upsert_customer does not check it: the "
-                                       "unique violation is retried as a race and ends as a generic error")
 def test_a_second_customer_with_an_email_already_taken_is_refused_with_a_stable_code(w: World) -> None:
     w.handle(c.UpsertCustomer(customer_id="C-1", email="ada@example.com", name="Ada"))
     error = w.refused(c.UpsertCustomer(customer_id="C-2", email="ADA@example.com", name="Ada"), "validation.failed")
-    assert "email" in problem_fields(error)
+    assert problem_fields(error) == {"email": "customer.email_taken"}
+    assert "C-1" in error.problems[0].message and error.problems[0].fix
+
+
+def test_a_customer_is_updated_with_its_own_email(w: World) -> None:
+    w.handle(c.UpsertCustomer(customer_id="C-1", email="ada@example.com", name="Ada"))
+    assert w.handle(c.UpsertCustomer(customer_id="C-1", email=" ADA@Example.com", name="Ada Lovelace")) == {
+        "customer": "C-1", "created": False}
+    assert (w.store.state.customers["C-1"].email, w.store.state.customers["C-1"].name) == (
+        "ada@example.com", "Ada Lovelace")
+
+
+def test_a_second_account_with_an_edi_partner_id_already_taken_is_refused_with_a_stable_code(w: World) -> None:
+    with_price_list(w)
+    w.handle(account_cmd(edi_partner_id="EDI-ACME"))
+    error = w.refused(account_cmd(code="GLOBEX", name="Globex", edi_partner_id="EDI-ACME"), "validation.failed")
+    assert problem_fields(error) == {"edi_partner_id": "account.edi_partner_taken"}
+    assert "ACME" in error.problems[0].message and error.problems[0].fix
+
+
+def test_an_account_is_updated_with_its_own_edi_partner_id_and_others_may_have_none(w: World) -> None:
+    with_price_list(w)
+    w.handle(account_cmd(edi_partner_id="EDI-ACME"))
+    assert w.handle(account_cmd(name="Acme Corp", edi_partner_id="EDI-ACME")) == {"account": "ACME",
+                                                                                  "created": False}
+    assert w.store.state.accounts["ACME"].name == "Acme Corp"
+    assert w.handle(account_cmd(code="GLOBEX", name="Globex")) == {"account": "GLOBEX", "created": True}
+    assert w.handle(account_cmd(code="INITECH", name="Initech")) == {"account": "INITECH", "created": True}
+
+
+@pytest.mark.parametrize(("partner", "problem"), [("E" * 65, "validation.too_long"),
+                                                  ("EDI\x00", "validation.control_characters"),
+                                                  ("EDI\x1b", "validation.control_characters"),
+                                                  (42, "validation.type")])
+def test_an_edi_partner_id_is_short_text_without_control_characters(w: World, partner: Any, problem: str) -> None:
+    with_price_list(w)
+    error = w.refused(account_cmd(edi_partner_id=partner), "validation.failed")
+    assert problem_fields(error) == {"edi_partner_id": problem}
 
 
 # -- carriers and lanes ----------------------------------------------------------------------------

@@ -109,6 +109,15 @@ def upsert_account(cmd: c.UpsertAccount, uow: AbstractUnitOfWork) -> dict[str, A
     if not is_lookup_key(cmd.price_list_code) or not uow.master.price_list_exists(cmd.price_list_code):
         problems.append(Problem("pricing.unknown_price_list", "price_list_code",
                                 f"price list {cmd.price_list_code!r} does not exist", "create it first"))
+    if cmd.edi_partner_id is not None:
+        partner_problem = text_problem("edi_partner_id", cmd.edi_partner_id, max_length=64, required=False)
+        if partner_problem is not None:
+            problems.append(partner_problem)
+        elif (holder := uow.master.account_code_by_edi_partner(cmd.edi_partner_id)) not in (None, cmd.code):
+            problems.append(Problem("account.edi_partner_taken", "edi_partner_id",
+                                    f"EDI partner id {cmd.edi_partner_id!r} already belongs to account {holder!r}",
+                                    "use this partner's own EDI id, or update that account instead",
+                                    {"account_code": holder}))
     raise_if_any(problems)
     account = B2BAccount(code=cmd.code, name=cmd.name, tier=cmd.tier, price_list_code=cmd.price_list_code,
                          credit_limit=cmd.credit_limit, ship_complete=cmd.ship_complete,
@@ -119,15 +128,23 @@ def upsert_account(cmd: c.UpsertAccount, uow: AbstractUnitOfWork) -> dict[str, A
 def upsert_customer(cmd: c.UpsertCustomer, uow: AbstractUnitOfWork) -> dict[str, Any]:
     problems = [p for p in (code_problem("customer_id", cmd.customer_id, max_length=64),
                             text_problem("name", cmd.name, max_length=200)) if p]
-    if not isinstance(cmd.email, str) or "@" not in cmd.email or len(cmd.email) > 320:
+    email = cmd.email.strip().lower() if isinstance(cmd.email, str) else ""
+    if not isinstance(cmd.email, str) or "@" not in cmd.email or len(cmd.email) > 320 \
+            or not email.isprintable() or " " in email:
         problems.append(Problem("validation.email", "email", f"{cmd.email!r} is not an email address",
                                 "send name@domain"))
+    elif (holder := uow.master.customer_id_by_email(email)) not in (None, cmd.customer_id):
+        # UNIQUE in the database: refused here with the holder named, not by the constraint
+        problems.append(Problem("customer.email_taken", "email",
+                                f"email {email!r} is already used by customer {holder!r}",
+                                "use another email address, or update that customer instead",
+                                {"customer_id": holder}))
     if cmd.account_code is not None and (not is_lookup_key(cmd.account_code)
                                          or uow.master.get_account(cmd.account_code) is None):
         problems.append(Problem(e.UnknownAccount.code, "account_code",
                                 f"account {cmd.account_code!r} does not exist", "create the account first"))
     raise_if_any(problems)
-    customer = Customer(customer_id=cmd.customer_id, email=cmd.email.strip().lower(), name=cmd.name,
+    customer = Customer(customer_id=cmd.customer_id, email=email, name=cmd.name,
                         tier=cmd.tier, account_code=cmd.account_code)
     return _changed(uow, "customer", cmd.customer_id, uow.master.upsert_customer(customer))
 

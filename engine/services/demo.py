@@ -34,6 +34,7 @@ from engine.domain import commands as c
 from engine.domain.catalog import Substitute
 from engine.domain.channels import ChannelKind
 from engine.domain.customers import Tier
+from engine.domain.geo import PRINCIPAL_ZIP3, great_circle_miles, zone_for
 from engine.domain.network import NodeType, ServiceLevel
 from engine.services.messagebus import MessageBus, request_hash
 
@@ -108,82 +109,9 @@ CARRIERS: tuple[tuple[str, str, dict[int, int]], ...] = (
     ("RDG", "Ridgeline Parcel", {2: 1, 3: 2, 4: 3, 5: 4, 6: 5, 7: 6, 8: 6}),
 )
 
-# Destination regions: (ZIP3, main city, state, latitude, longitude), contiguous US.
-ZIP3: tuple[tuple[str, str, str, float, float], ...] = (
-    ("010", "Springfield", "MA", 42.10, -72.59), ("021", "Boston", "MA", 42.36, -71.06),
-    ("029", "Providence", "RI", 41.82, -71.41), ("031", "Manchester", "NH", 42.99, -71.46),
-    ("040", "Portland", "ME", 43.66, -70.26), ("054", "Burlington", "VT", 44.48, -73.21),
-    ("061", "Hartford", "CT", 41.76, -72.68), ("065", "New Haven", "CT", 41.31, -72.92),
-    ("070", "Newark", "NJ", 40.74, -74.17), ("080", "Cherry Hill", "NJ", 39.93, -75.03),
-    ("085", "Trenton", "NJ", 40.22, -74.76), ("100", "New York", "NY", 40.75, -73.99),
-    ("112", "Brooklyn", "NY", 40.65, -73.95), ("117", "Hicksville", "NY", 40.77, -73.53),
-    ("122", "Albany", "NY", 42.65, -73.76), ("132", "Syracuse", "NY", 43.05, -76.15),
-    ("142", "Buffalo", "NY", 42.89, -78.88), ("146", "Rochester", "NY", 43.16, -77.61),
-    ("152", "Pittsburgh", "PA", 40.44, -79.99), ("171", "Harrisburg", "PA", 40.27, -76.88),
-    ("181", "Allentown", "PA", 40.60, -75.47), ("191", "Philadelphia", "PA", 39.95, -75.17),
-    ("197", "Wilmington", "DE", 39.74, -75.55), ("200", "Washington", "DC", 38.90, -77.04),
-    ("212", "Baltimore", "MD", 39.29, -76.61), ("220", "Merrifield", "VA", 38.87, -77.23),
-    ("232", "Richmond", "VA", 37.54, -77.44), ("235", "Norfolk", "VA", 36.85, -76.29),
-    ("240", "Roanoke", "VA", 37.27, -79.94), ("250", "Charleston", "WV", 38.35, -81.63),
-    ("274", "Greensboro", "NC", 36.07, -79.79), ("276", "Raleigh", "NC", 35.78, -78.64),
-    ("282", "Charlotte", "NC", 35.23, -80.84), ("288", "Asheville", "NC", 35.60, -82.55),
-    ("292", "Columbia", "SC", 34.00, -81.03), ("294", "Charleston", "SC", 32.78, -79.93),
-    ("296", "Greenville", "SC", 34.85, -82.40), ("303", "Atlanta", "GA", 33.75, -84.39),
-    ("314", "Savannah", "GA", 32.08, -81.09), ("322", "Jacksonville", "FL", 30.33, -81.66),
-    ("323", "Tallahassee", "FL", 30.44, -84.28), ("328", "Orlando", "FL", 28.54, -81.38),
-    ("331", "Miami", "FL", 25.77, -80.19), ("336", "Tampa", "FL", 27.95, -82.46),
-    ("352", "Birmingham", "AL", 33.52, -86.80), ("366", "Mobile", "AL", 30.69, -88.04),
-    ("372", "Nashville", "TN", 36.16, -86.78), ("379", "Knoxville", "TN", 35.96, -83.92),
-    ("381", "Memphis", "TN", 35.15, -90.05), ("392", "Jackson", "MS", 32.30, -90.18),
-    ("402", "Louisville", "KY", 38.25, -85.76), ("405", "Lexington", "KY", 38.04, -84.50),
-    ("432", "Columbus", "OH", 39.96, -83.00), ("436", "Toledo", "OH", 41.65, -83.54),
-    ("441", "Cleveland", "OH", 41.50, -81.69), ("452", "Cincinnati", "OH", 39.10, -84.51),
-    ("462", "Indianapolis", "IN", 39.77, -86.16), ("468", "Fort Wayne", "IN", 41.08, -85.14),
-    ("482", "Detroit", "MI", 42.33, -83.05), ("489", "Lansing", "MI", 42.73, -84.56),
-    ("495", "Grand Rapids", "MI", 42.96, -85.67), ("503", "Des Moines", "IA", 41.59, -93.62),
-    ("524", "Cedar Rapids", "IA", 41.98, -91.67), ("532", "Milwaukee", "WI", 43.04, -87.91),
-    ("537", "Madison", "WI", 43.07, -89.40), ("551", "St. Paul", "MN", 44.95, -93.09),
-    ("554", "Minneapolis", "MN", 44.98, -93.27), ("571", "Sioux Falls", "SD", 43.55, -96.73),
-    ("581", "Fargo", "ND", 46.88, -96.79), ("591", "Billings", "MT", 45.78, -108.50),
-    ("598", "Missoula", "MT", 46.87, -113.99), ("606", "Chicago", "IL", 41.88, -87.63),
-    ("616", "Peoria", "IL", 40.69, -89.59), ("627", "Springfield", "IL", 39.78, -89.65),
-    ("631", "St. Louis", "MO", 38.63, -90.20), ("641", "Kansas City", "MO", 39.10, -94.58),
-    ("658", "Springfield", "MO", 37.21, -93.29), ("672", "Wichita", "KS", 37.69, -97.34),
-    ("681", "Omaha", "NE", 41.26, -95.93), ("685", "Lincoln", "NE", 40.81, -96.70),
-    ("700", "New Orleans", "LA", 29.95, -90.07), ("708", "Baton Rouge", "LA", 30.45, -91.19),
-    ("722", "Little Rock", "AR", 34.75, -92.29), ("731", "Oklahoma City", "OK", 35.47, -97.52),
-    ("741", "Tulsa", "OK", 36.15, -95.99), ("752", "Dallas", "TX", 32.78, -96.80),
-    ("761", "Fort Worth", "TX", 32.76, -97.33), ("770", "Houston", "TX", 29.76, -95.37),
-    ("782", "San Antonio", "TX", 29.42, -98.49), ("787", "Austin", "TX", 30.27, -97.74),
-    ("794", "Lubbock", "TX", 33.58, -101.86), ("799", "El Paso", "TX", 31.76, -106.49),
-    ("802", "Denver", "CO", 39.74, -104.99), ("809", "Colorado Springs", "CO", 38.83, -104.82),
-    ("820", "Cheyenne", "WY", 41.14, -104.82), ("837", "Boise", "ID", 43.62, -116.20),
-    ("841", "Salt Lake City", "UT", 40.76, -111.89), ("850", "Phoenix", "AZ", 33.45, -112.07),
-    ("857", "Tucson", "AZ", 32.22, -110.97), ("871", "Albuquerque", "NM", 35.08, -106.65),
-    ("891", "Las Vegas", "NV", 36.17, -115.14), ("895", "Reno", "NV", 39.53, -119.81),
-    ("900", "Los Angeles", "CA", 34.05, -118.24), ("921", "San Diego", "CA", 32.72, -117.16),
-    ("926", "Santa Ana", "CA", 33.75, -117.87), ("933", "Bakersfield", "CA", 35.37, -119.02),
-    ("937", "Fresno", "CA", 36.74, -119.79), ("941", "San Francisco", "CA", 37.77, -122.42),
-    ("946", "Oakland", "CA", 37.80, -122.27), ("951", "San Jose", "CA", 37.34, -121.89),
-    ("958", "Sacramento", "CA", 38.58, -121.49), ("970", "Portland", "OR", 45.52, -122.68),
-    ("974", "Eugene", "OR", 44.05, -123.09), ("981", "Seattle", "WA", 47.61, -122.33),
-    ("984", "Tacoma", "WA", 47.25, -122.44), ("992", "Spokane", "WA", 47.66, -117.43),
-)
-
-
-def great_circle_miles(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
-    p1, p2 = math.radians(lat1), math.radians(lat2)
-    dp, dl = p2 - p1, math.radians(lon2 - lon1)
-    a = math.sin(dp / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
-    return 2 * 3958.8 * math.asin(math.sqrt(a))
-
-
-# Parcel zones by distance, in the manner of the national carriers' zone charts (zone 2 is local).
-ZONE_BANDS: tuple[tuple[float, int], ...] = ((150, 2), (300, 3), (600, 4), (1000, 5), (1400, 6), (1800, 7))
-
-
-def zone_for(miles: float) -> int:
-    return next((zone for limit, zone in ZONE_BANDS if miles <= limit), 8)
+# Destination regions: (ZIP3, main city, state, latitude, longitude), the principal contiguous-US regions.
+ZIP3: tuple[tuple[str, str, str, float, float], ...] = tuple(
+    (r.prefix, r.city, r.state, r.latitude, r.longitude) for r in PRINCIPAL_ZIP3)
 
 
 def transit_days(ground: dict[int, int], service: ServiceLevel, zone: int) -> int:

@@ -14,6 +14,7 @@ from engine.routing.instance import (
     Assignment,
     InfeasibilityReason,
     RoutingInstance,
+    RoutingLine,
     RoutingPolicy,
     RoutingSolution,
     RoutingStatus,
@@ -65,14 +66,7 @@ def _assign_lines(instance: RoutingInstance, policy: RoutingPolicy, eligible: di
             plan[line.line_no, best] = line.quantity
             ledger.take(best, line.sku, line.quantity)
             continue
-        left = line.quantity
-        for code in sorted(candidates, key=lambda c: (-ledger.room(c, line.sku), c)):
-            take = min(left, ledger.room(code, line.sku))
-            if take > 0:
-                plan[line.line_no, code] = take
-                ledger.take(code, line.sku, take)
-                left -= take
-        if left > 0:
+        if not _fill(plan, ledger, line, sorted(candidates, key=lambda c: (-ledger.room(c, line.sku), c))):
             return None
     return plan
 
@@ -268,16 +262,21 @@ def _plan_within(instance: RoutingInstance, eligible: dict[int, list[str]], subs
     for line in instance.lines:
         allowed = [c for c in subset if c in eligible[line.line_no]]
         whole = [c for c in allowed if ledger.room(c, line.sku) >= line.quantity]
-        left = line.quantity
-        for code in whole[:1] or sorted(allowed, key=lambda c: -ledger.room(c, line.sku)):
-            take = min(left, ledger.room(code, line.sku))
-            if take > 0:
-                plan[line.line_no, code] = take
-                ledger.take(code, line.sku, take)
-                left -= take
-        if left > 0:
+        if not _fill(plan, ledger, line, whole[:1] or sorted(allowed, key=lambda c: -ledger.room(c, line.sku))):
             return None
     return plan
+
+
+def _fill(plan: Plan, ledger: Ledger, line: RoutingLine, codes: list[str]) -> bool:
+    """Take the line's units from `codes` in order, as much as each has room for; True when covered."""
+    left = line.quantity
+    for code in codes:
+        take = min(left, ledger.room(code, line.sku))
+        if take > 0:
+            plan[line.line_no, code] = take
+            ledger.take(code, line.sku, take)
+            left -= take
+    return left == 0
 
 
 def greedy_solution(instance: RoutingInstance, policy: RoutingPolicy) -> RoutingSolution:

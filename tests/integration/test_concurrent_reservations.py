@@ -32,6 +32,10 @@ def test_four_thousand_single_unit_attempts_on_a_thousand_units_reserve_exactly_
         balance = uow.inventory.get_balance(sku_code(0), node_code(0))
         assert balance is not None
         assert (balance.on_hand, balance.reserved) == (1_000, 1_000)
+        live = uow.inventory.active_reservations_at(sku_code(0), node_code(0))
+        # One row per success, each a one-unit checkout hold: refusals left no row behind.
+        assert len(live) == 1_000
+        assert all(r.quantity == 1 and r.hold_id and r.order_id is None for r in live)
     assert app.bus.handle(c.ReconcileInventory())["drift"] == []
     app.close()
 
@@ -61,13 +65,17 @@ def test_concurrent_multi_line_orders_are_each_all_or_nothing(database_url: str)
             else:
                 refused += 1
                 assert order.status == OrderStatus.VALIDATED
-                assert live == []
+                # Rolled back whole: not even a released row is left of the attempt.
+                assert uow.inventory.reservations(order_id=order_id, active_only=False) == []
                 assert all(line.allocated == 0 for line in order.lines)
         for s in range(skus):
             for n in range(nodes):
                 balance = uow.inventory.get_balance(sku_code(s), node_code(n))
-                on_hand = stock[s][n]
+                on_hand = balance.on_hand if balance else 0
                 reserved = balance.reserved if balance else 0
+                assert on_hand == stock[s][n]
+                held = uow.inventory.active_reservations_at(sku_code(s), node_code(n))
+                assert reserved == sum(r.outstanding for r in held), (sku_code(s), node_code(n))
                 assert 0 <= reserved <= on_hand
     assert allocated == sum(r.successes for r in results)
     assert refused == sum(r.refusals for r in results)

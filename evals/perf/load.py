@@ -6,6 +6,7 @@ all workers really race, then sends commands through the real bus and reports wh
 
 from __future__ import annotations
 
+import queue
 import random
 import time
 from dataclasses import dataclass, field
@@ -17,7 +18,7 @@ from typing import Any
 from engine.bootstrap import App, bootstrap
 from engine.domain import commands as c
 from engine.domain.channels import ChannelKind
-from engine.domain.errors import OrderloomError
+from engine.domain.errors import OrderloomError, UnknownSku
 from engine.domain.network import NodeType
 
 ADDRESS = {"name": "Load Test", "line1": "1 Bench St", "city": "Reno", "state": "NV", "postal_code": "89501",
@@ -62,10 +63,29 @@ def build_network(app: App, *, skus: int, nodes: int, units: int | list[list[int
                 bus.handle(c.ReceiveStock(sku=sku_code(s), node=node_code(n), quantity=qty, reference="opening"))
 
 
+def warm_up(app: App) -> str | None:
+    """Connect, and compile every statement of the hold path, before the gate opens.
+
+    A hold on a SKU that is not in the catalog runs the whole path (channel, rows, event, cap,
+    conditional update, the shortage diagnosis) and is refused, so its transaction changes nothing.
+    Returns what went wrong if it was anything else.
+    """
+    try:
+        app.bus.handle(c.PlaceCheckoutHold(channel="web", lines=(c.HoldLine("WARM-UP-NOT-STOCKED", node_code(0), 1),),
+                                           ttl_seconds=60))
+    except OrderloomError as exc:
+        return None if exc.code == UnknownSku.code else f"warm-up: {exc.code}: {exc.message}"
+    except Exception as exc:
+        return f"warm-up: {type(exc).__name__}: {exc}"
+    return "warm-up: a hold on a SKU outside the catalog was accepted"
+
+
 def hold_worker(url: str, worker: int, attempts: int, skus: int, ready: Any, start: Event, out: Any) -> None:
     """Single-unit checkout holds, one SKU chosen per attempt (round robin from a worker offset)."""
     app = bootstrap(database_url=url, migrate=False, deliver_events=False, pool_size=1)
     result = WorkerResult()
+    if (problem := warm_up(app)) is not None:
+        result.errors.append(problem)
     ready.put(worker)
     start.wait()
     result.started = time.perf_counter()
@@ -132,14 +152,36 @@ def run_workers(target: Any, args_for: list[tuple[Any, ...]], timeout_s: float =
     ready, out, start = ctx.Queue(), ctx.Queue(), ctx.Event()
     procs = [ctx.Process(target=target, args=(*args[:1], i, *args[1:], ready, start, out))
              for i, args in enumerate(args_for)]
-    for p in procs:
-        p.start()
-    for _ in procs:
-        ready.get(timeout=timeout_s)
-    start.set()
-    results = [out.get(timeout=timeout_s) for _ in procs]
-    for p in procs:
-        p.join(timeout=30)
+    deadline = time.monotonic() + timeout_s
+
+    def receive(q: Any) -> Any:
+        # Poll, so that a worker that died (and will never report) fails the run now, not at the deadline.
+        while True:
+            try:
+                return q.get(timeout=0.5)
+            except queue.Empty:
+                dead = [p.exitcode for p in procs if p.exitcode not in (None, 0)]
+                if dead:
+                    raise RuntimeError(f"a worker process died (exit code {dead[0]})") from None
+                if time.monotonic() > deadline:
+                    raise TimeoutError(f"workers did not finish within {timeout_s:.0f} s") from None
+
+    try:
+        for p in procs:
+            p.start()
+        for _ in procs:
+            receive(ready)
+        start.set()
+        results = [receive(out) for _ in procs]
+    except BaseException:
+        for p in procs:
+            if p.is_alive():
+                p.terminate()
+        raise
+    finally:
+        for p in procs:
+            if p.pid is not None:
+                p.join(timeout=30)
     return results
 
 

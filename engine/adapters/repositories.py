@@ -271,6 +271,12 @@ _RESERVE = {True: _reserve_statement(True), False: _reserve_statement(False)}
 _GET_CAP = select(t.channel_caps).where(t.channel_caps.c.channel == bindparam("k_channel"),
                                         t.channel_caps.c.sku == bindparam("k_sku"))
 _INSERT_RESERVATION = insert(_R)
+_CAPS = t.channel_caps.c
+_CHANNEL_AND_CAPS = (
+    select(t.channels, _CAPS.sku.label("cap_sku"), _CAPS.cap, _CAPS.used, _CAPS.starts_at, _CAPS.ends_at)
+    .select_from(t.channels.outerjoin(t.channel_caps, and_(_CAPS.channel == t.channels.c.code,
+                                                           _CAPS.sku.in_(bindparam("k_skus", expanding=True)))))
+    .where(t.channels.c.code == bindparam("k_code")))
 _GET_CHANNEL = select(t.channels).where(t.channels.c.code == bindparam("k_code"))
 
 
@@ -401,6 +407,16 @@ class SqlInventoryRepository(InventoryRepository):
             return None
         return ChannelCap(row["channel"], row["sku"], row["cap"], row["used"], aware(row["starts_at"]),
                           aware(row["ends_at"]))
+
+    def channel_and_caps(self, code: str, skus: Iterable[str]) -> tuple[Channel | None, dict[str, ChannelCap]]:
+        rows = self.conn.execute(_CHANNEL_AND_CAPS, {"k_code": code, "k_skus": sorted(set(skus))}).mappings().all()
+        if not rows:
+            return None, {}
+        first = rows[0]
+        channel = Channel(first["code"], first["name"], ChannelKind(first["kind"]), first["priority"], first["active"])
+        caps = {r["cap_sku"]: ChannelCap(code, r["cap_sku"], r["cap"], r["used"], aware(r["starts_at"]),
+                                         aware(r["ends_at"])) for r in rows if r["cap_sku"] is not None}
+        return channel, caps
 
     def set_cap(self, cap: ChannelCap) -> None:
         _upsert(self.conn, t.channel_caps, {"channel": cap.channel, "sku": cap.sku, "cap": cap.cap,

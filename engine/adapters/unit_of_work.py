@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 
@@ -13,6 +15,7 @@ from engine.adapters.repositories import (
     SqlMasterDataRepository,
     SqlOrderRepository,
 )
+from engine.domain.channels import Channel, ChannelCap
 from engine.services.unit_of_work import AbstractUnitOfWork, Clock, utc_now
 
 
@@ -34,7 +37,8 @@ class SqlUnitOfWork(AbstractUnitOfWork):
         if self.readonly and postgres:
             self._conn.exec_driver_sql("SET TRANSACTION READ ONLY")
         self.master = SqlMasterDataRepository(self._conn)
-        self.inventory = SqlInventoryRepository(self._conn, lock_rows=not self.readonly)
+        self._sql_inventory = SqlInventoryRepository(self._conn, lock_rows=not self.readonly)
+        self.inventory = self._sql_inventory
         self.orders = SqlOrderRepository(self._conn, lock_rows=not self.readonly)
         self.idempotency = SqlIdempotencyRepository(self._conn)
         self.outbox = SqlOutboxWriter(self._conn)
@@ -51,6 +55,10 @@ class SqlUnitOfWork(AbstractUnitOfWork):
         finally:
             self._conn.close()
             self._conn = None
+
+    def channel_and_caps(self, code: str, skus: Iterable[str]) -> tuple[Channel | None, dict[str, ChannelCap]]:
+        # One round trip instead of two on every reservation.
+        return self._sql_inventory.channel_and_caps(code, skus)
 
     def is_retryable(self, exc: BaseException) -> bool:
         # Unique-key races (two writers, one idempotency key or external id), PostgreSQL deadlock

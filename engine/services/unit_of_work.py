@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import abc
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime
 from types import TracebackType
 
+from engine.domain.channels import Channel, ChannelCap
 from engine.domain.events import Event
 from engine.services.ports import (
     IdempotencyRepository,
@@ -40,6 +41,16 @@ class AbstractUnitOfWork(abc.ABC):
         self.pending_events: list[Event] = []
         self._flushed: list[Event] = []
         self.committed_events: list[Event] = []
+
+    def channel_and_caps(self, code: str, skus: Iterable[str]) -> tuple[Channel | None, dict[str, ChannelCap]]:
+        """A channel and its caps on `skus`, read together: the reservation path needs both.
+
+        Adapters may answer it with one query; this default asks the repositories.
+        """
+        channel = self.master.get_channel(code)
+        if channel is None:
+            return None, {}
+        return channel, {s: cap for s in skus if (cap := self.inventory.get_cap(code, s)) is not None}
 
     def is_retryable(self, exc: BaseException) -> bool:
         """True for failures that a fresh transaction may not hit (concurrent unique inserts)."""

@@ -262,11 +262,12 @@ def require_channel(uow: AbstractUnitOfWork, code: str) -> Channel:
 
 
 def reserve_lines(uow: AbstractUnitOfWork, channel: Channel, wanted: Sequence[tuple[str, str, int]],
-                  subject: str) -> None:
+                  subject: str, caps: dict[str, ChannelCap] | None = None) -> None:
     """Reserve every (sku, node, qty) or raise one error naming each line that could not be had.
 
     Rows are taken in (sku, node) order so concurrent multi-line reservations never deadlock. The
-    caller's transaction is rolled back on error, so a failure reserves nothing.
+    caller's transaction is rolled back on error, so a failure reserves nothing. `caps` are the
+    channel's caps on these SKUs when the caller already read them (see `channel_and_caps`).
     """
     problems: list[Problem] = []
     per_sku: dict[str, int] = defaultdict(int)
@@ -274,7 +275,7 @@ def reserve_lines(uow: AbstractUnitOfWork, channel: Channel, wanted: Sequence[tu
         per_sku[sku] += qty
     now = uow.now()
     for sku in sorted(per_sku):
-        cap = uow.inventory.get_cap(channel.code, sku)
+        cap = caps.get(sku) if caps is not None else uow.inventory.get_cap(channel.code, sku)
         if cap is not None and cap.active_at(now) and not uow.inventory.try_take_cap(channel.code, sku,
                                                                                        per_sku[sku]):
             current = uow.inventory.get_cap(channel.code, sku) or cap
@@ -326,7 +327,10 @@ def place_checkout_hold(cmd: c.PlaceCheckoutHold, uow: AbstractUnitOfWork) -> di
     if cmd.hold_id is not None and (p := code_problem("hold_id", cmd.hold_id, max_length=64)):
         problems.append(p)
     raise_if_any(problems)
-    channel = require_channel(uow, cmd.channel)
+    channel, caps = (uow.channel_and_caps(cmd.channel, {line.sku for line in cmd.lines})
+                     if is_lookup_key(cmd.channel) else (None, {}))
+    if channel is None or not channel.active:
+        raise e.UnknownChannel(f"channel {cmd.channel!r} does not exist", problems=[_channel_problem(cmd.channel)])
     hold_id = cmd.hold_id or new_id()
     if cmd.hold_id and uow.inventory.reservations(hold_id=hold_id, active_only=False):
         raise e.AlreadyExists(f"hold {hold_id} already exists", hold_id=hold_id)
@@ -343,7 +347,7 @@ def place_checkout_hold(cmd: c.PlaceCheckoutHold, uow: AbstractUnitOfWork) -> di
                                 lines=tuple(ReservedLine(reservation_id=r.reservation_id, sku=r.sku,
                                                          node=r.node, quantity=r.quantity) for r in items)))
     uow.flush_events()
-    reserve_lines(uow, channel, wanted, f"hold {hold_id}")
+    reserve_lines(uow, channel, wanted, f"hold {hold_id}", caps)
     return {"hold_id": hold_id, "expires_at": expires.isoformat(),
             "reservations": [r.reservation_id for r in items]}
 

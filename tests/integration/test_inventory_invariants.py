@@ -14,6 +14,7 @@ every reservation, order, line and channel cap is what the model says it is.
 
 from __future__ import annotations
 
+import abc
 import shutil
 from collections import defaultdict
 from collections.abc import Iterable
@@ -227,17 +228,17 @@ class Model:
 
 # -- backends --------------------------------------------------------------------------------------
 
-class Backend:
+class Backend(abc.ABC):
     """Gives each Hypothesis example an App over an empty, migrated database."""
 
     def __init__(self) -> None:
         self.clock = StepClock()
 
-    def open(self) -> App:
-        raise NotImplementedError
+    @abc.abstractmethod
+    def open(self) -> App: ...
 
-    def close(self, app: App) -> None:
-        raise NotImplementedError
+    @abc.abstractmethod
+    def close(self, app: App) -> None: ...
 
 
 class SqliteBackend(Backend):

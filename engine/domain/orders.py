@@ -125,8 +125,8 @@ class Order:
     def total(self) -> Decimal:
         return sum((ln.unit_price * ln.quantity for ln in self.lines), Decimal("0"))
 
-    def transition(self, target: OrderStatus, at: datetime, reason: str = "") -> StatusChange:
-        """Move to `target` or raise IllegalTransition (code state.illegal_transition)."""
+    def require_transition(self, target: OrderStatus) -> None:
+        """Raise IllegalTransition (code state.illegal_transition) unless `target` is allowed now."""
         if not can_transition(self.status, target, self.paused_from):
             raise IllegalTransition(
                 f"order {self.order_id} cannot go from {self.status.value} to {target.value}",
@@ -134,6 +134,10 @@ class Order:
                 to_status=target.value,
                 allowed=sorted(s.value for s in self.allowed_targets()),
             )
+
+    def transition(self, target: OrderStatus, at: datetime, reason: str = "") -> StatusChange:
+        """Move to `target` or raise IllegalTransition (code state.illegal_transition)."""
+        self.require_transition(target)
         change = StatusChange(at=at, from_status=self.status, to_status=target, reason=reason)
         if target in PAUSED:
             if self.status not in PAUSED:

@@ -261,6 +261,15 @@ def require_channel(uow: AbstractUnitOfWork, code: str) -> Channel:
     return channel
 
 
+def require_channel_with_caps(uow: AbstractUnitOfWork, code: str,
+                              skus: Iterable[str]) -> tuple[Channel, dict[str, ChannelCap]]:
+    """The active channel and its caps on `skus`, in one read: what every reservation needs first."""
+    channel, caps = uow.channel_and_caps(code, skus) if is_lookup_key(code) else (None, {})
+    if channel is None or not channel.active:
+        raise e.UnknownChannel(f"channel {code!r} does not exist", problems=[_channel_problem(code)])
+    return channel, caps
+
+
 def reserve_lines(uow: AbstractUnitOfWork, channel: Channel, wanted: Sequence[tuple[str, str, int]],
                   subject: str, caps: dict[str, ChannelCap] | None = None) -> None:
     """Reserve every (sku, node, qty) or raise one error naming each line that could not be had.
@@ -327,10 +336,7 @@ def place_checkout_hold(cmd: c.PlaceCheckoutHold, uow: AbstractUnitOfWork) -> di
     if cmd.hold_id is not None and (p := code_problem("hold_id", cmd.hold_id, max_length=64)):
         problems.append(p)
     raise_if_any(problems)
-    channel, caps = (uow.channel_and_caps(cmd.channel, {line.sku for line in cmd.lines})
-                     if is_lookup_key(cmd.channel) else (None, {}))
-    if channel is None or not channel.active:
-        raise e.UnknownChannel(f"channel {cmd.channel!r} does not exist", problems=[_channel_problem(cmd.channel)])
+    channel, caps = require_channel_with_caps(uow, cmd.channel, {line.sku for line in cmd.lines})
     hold_id = cmd.hold_id or new_id()
     if cmd.hold_id and uow.inventory.reservations(hold_id=hold_id, active_only=False):
         raise e.AlreadyExists(f"hold {hold_id} already exists", hold_id=hold_id)
@@ -426,4 +432,5 @@ def _iso(at: datetime) -> str:
     return at.isoformat()
 
 
-__all__ = ["release_reservations", "require_channel", "require_quantity", "reserve_lines"]
+__all__ = ["release_reservations", "require_channel", "require_channel_with_caps", "require_quantity",
+           "reserve_lines"]

@@ -19,7 +19,7 @@ from engine.domain.events import (
     ReservedLine,
 )
 from engine.domain.inventory import MovementKind, Reservation, ReservationStatus
-from engine.domain.orders import Address, Order, OrderLine, OrderStatus, can_transition
+from engine.domain.orders import Address, Order, OrderLine, OrderStatus
 from engine.services.handlers.checks import (
     code_problem,
     is_lookup_key,
@@ -29,7 +29,13 @@ from engine.services.handlers.checks import (
     sku_problem,
     text_problem,
 )
-from engine.services.handlers.inventory import _move, release_reservations, require_channel, reserve_lines
+from engine.services.handlers.inventory import (
+    _move,
+    release_reservations,
+    require_channel,
+    require_channel_with_caps,
+    reserve_lines,
+)
 from engine.services.unit_of_work import AbstractUnitOfWork
 
 ADDRESS_REQUIRED = ("name", "line1", "city", "state", "postal_code", "country")
@@ -46,12 +52,6 @@ def _transition(uow: AbstractUnitOfWork, order: Order, target: OrderStatus, reas
     change = order.transition(target, uow.now(), reason)
     uow.emit(OrderStatusChanged(order_id=order.order_id, from_status=change.from_status,
                                 to_status=change.to_status, reason=reason, occurred_at=change.at))
-
-
-def _require_transition(order: Order, target: OrderStatus) -> None:
-    """Check legality before doing any work, so a refused command changes nothing."""
-    if not can_transition(order.status, target, order.paused_from):
-        order.transition(target, order.placed_at)  # raises IllegalTransition with the allowed targets
 
 
 def _require_not_paused(order: Order, target: OrderStatus) -> None:
@@ -168,7 +168,7 @@ def allocate_order(cmd: c.AllocateOrder, uow: AbstractUnitOfWork) -> dict[str, A
     """Reserve every open unit of the order, all lines or none."""
     order = _order(uow, cmd.order_id)
     _require_not_paused(order, OrderStatus.ALLOCATED)
-    _require_transition(order, OrderStatus.ALLOCATED)
+    order.require_transition(OrderStatus.ALLOCATED)
     if cmd.from_hold:
         items = _adopt_hold(uow, order, cmd.from_hold)
     else:
@@ -222,7 +222,7 @@ def _reserve_plan(uow: AbstractUnitOfWork, order: Order,
                                     f"the plan covers {planned.get(line.line_no, 0)}",
                                     "allocate every open unit of every line"))
     raise_if_any(problems)
-    channel = require_channel(uow, order.channel)
+    channel, caps = require_channel_with_caps(uow, order.channel, {sku for sku, _node, _qty in wanted})
     now = uow.now()
     line_of = [a.line_no for a in plan]
     items = [Reservation(new_id(), sku, node, qty, channel.code, channel.priority, now,
@@ -230,7 +230,7 @@ def _reserve_plan(uow: AbstractUnitOfWork, order: Order,
     # Rows first, balances last: the balance row locks are then held for as little as possible
     # (see place_checkout_hold). A refused line rolls the whole transaction back.
     uow.inventory.add_reservations(items)
-    reserve_lines(uow, channel, wanted, f"order {order.order_id}")
+    reserve_lines(uow, channel, wanted, f"order {order.order_id}", caps)
     return items
 
 
@@ -273,7 +273,7 @@ def _adopt_hold(uow: AbstractUnitOfWork, order: Order, hold_id: str) -> list[Res
 def deallocate_order(cmd: c.DeallocateOrder, uow: AbstractUnitOfWork) -> dict[str, Any]:
     order = _order(uow, cmd.order_id)
     raise_if_any([p for p in (text_problem("reason", cmd.reason, max_length=500, required=False),) if p])
-    _require_transition(order, OrderStatus.VALIDATED)
+    order.require_transition(OrderStatus.VALIDATED)
     units = _release_order_stock(uow, order, cmd.reason)
     _transition(uow, order, OrderStatus.VALIDATED, cmd.reason)
     uow.orders.save(order)
@@ -308,7 +308,7 @@ def record_shipment(cmd: c.RecordShipment, uow: AbstractUnitOfWork) -> dict[str,
                 "duplicate": True}
     order = _order(uow, cmd.order_id)
     if order.status not in (OrderStatus.RELEASED, OrderStatus.PARTIALLY_SHIPPED):
-        _require_transition(order, OrderStatus.SHIPPED)
+        order.require_transition(OrderStatus.SHIPPED)
     live = [r for r in uow.inventory.reservations(order_id=order.order_id) if r.node == cmd.node]
     problems: list[Problem] = []
     if not cmd.lines:
@@ -373,7 +373,7 @@ def mark_delivered(cmd: c.MarkDelivered, uow: AbstractUnitOfWork) -> dict[str, A
 def cancel_order(cmd: c.CancelOrder, uow: AbstractUnitOfWork) -> dict[str, Any]:
     order = _order(uow, cmd.order_id)
     raise_if_any([p for p in (text_problem("reason", cmd.reason, max_length=500),) if p])
-    _require_transition(order, OrderStatus.CANCELLED)
+    order.require_transition(OrderStatus.CANCELLED)
     units = _release_order_stock(uow, order, f"cancelled: {cmd.reason}")
     for line in order.lines:
         line.cancelled = line.quantity - line.shipped
@@ -409,7 +409,7 @@ def resume_order(cmd: c.ResumeOrder, uow: AbstractUnitOfWork) -> dict[str, Any]:
         raise e.IllegalTransition(f"order {order.order_id} is {order.status.value}, not on hold or in exception",
                                   order_id=order.order_id, from_status=order.status.value)
     target = OrderStatus.VALIDATED if cmd.to_validated else order.paused_from
-    _require_transition(order, target)
+    order.require_transition(target)
     if cmd.to_validated:
         _release_order_stock(uow, order, f"re-allocating: {cmd.reason}")
     elif target in (OrderStatus.ALLOCATED, OrderStatus.RELEASED, OrderStatus.PARTIALLY_SHIPPED):

@@ -42,11 +42,14 @@ inventory_app = typer.Typer(help="Stock: available to promise, balances, the led
                             no_args_is_help=True)
 holds_app = typer.Typer(help="Checkout holds.", no_args_is_help=True)
 orders_app = typer.Typer(help="Orders.", no_args_is_help=True)
+routing_app = typer.Typer(help="Routing: policies, re-optimisation, shadow comparison with the baselines.",
+                          no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(seed_app, name="seed")
 app.add_typer(inventory_app, name="inventory")
 app.add_typer(holds_app, name="holds")
 app.add_typer(orders_app, name="orders")
+app.add_typer(routing_app, name="routing")
 
 # Negative numbers (`adjust SKU NODE -3`) must reach the command as arguments, not options.
 SIGNED = {"ignore_unknown_options": True}
@@ -427,6 +430,167 @@ def orders_show(ctx: typer.Context, order_id: str, as_json: JsonFlag = False) ->
             res.add_row(str(r.line_no or ""), _t(r.sku), _t(r.node), _num(r.quantity), _num(r.consumed), r.status,
                         _t(r.channel))
         console.print(res)
+
+
+@orders_app.command("route")
+def orders_route(ctx: typer.Context, order_id: str, as_json: JsonFlag = False) -> None:
+    """Route a validated order: choose nodes with the optimiser, reserve them, store the explanation."""
+    with _running(ctx) as application:
+        outcome = application.router.route(order_id)
+    if as_json:
+        _echo_json(outcome.to_dict())
+        return
+    console = _out()
+    if outcome.routed:
+        console.print(Text.assemble(("Order ", "bold"), (clean(outcome.order_id), "bold"), " routed to ",
+                                    (clean(", ".join(outcome.nodes)), "bold green"),
+                                    clean(f" — cost {outcome.cost:.2f}, attempt {outcome.attempts}")))
+    else:
+        console.print(Text.assemble(("Order ", "bold"), (clean(outcome.order_id), "bold"), " could not be routed: ",
+                                    ("exception", "bold red")))
+        for reason in outcome.reasons:
+            console.print(Text.assemble("  • ", clean(reason)))
+    if outcome.baselines:
+        table = Table(title="Shadow baselines (same instance, same costing)", title_justify="left")
+        for col in ("method", "cost", "shipments", "nodes"):
+            table.add_column(col, justify="right" if col in ("cost", "shipments") else "left")
+        table.add_row("orderloom", f"{outcome.cost:.2f}" if outcome.cost is not None else "-",
+                      "", _t(", ".join(outcome.nodes)))
+        for name, b in outcome.baselines.items():
+            table.add_row(name, f"{b['cost']:.2f}" if b["cost"] is not None else "cannot serve",
+                          str(b["shipments"] or ""), _t(", ".join(b["nodes"])))
+        console.print(table)
+
+
+@orders_app.command("explain")
+def orders_explain(ctx: typer.Context, order_id: str, as_json: JsonFlag = False) -> None:
+    """Every routing decision of an order: plan, cost breakdown, alternatives, binding constraints."""
+    from engine.services.routing import order_decisions
+
+    with _running(ctx) as application, application.uow(readonly=True) as uow:
+        decisions = order_decisions(uow, order_id)
+    if as_json:
+        _echo_json([{"decision_id": d.decision_id, "kind": d.kind.value, "attempt": d.attempt,
+                     "outcome": d.outcome.value, "status": d.status, "solver": d.solver,
+                     "policy_version": d.policy_version, "cost": d.cost, "shipments": d.shipments,
+                     "solve_time_ms": d.solve_time_ms, "plan": d.plan, "baselines": d.baselines,
+                     "explanation": {k: v for k, v in d.explanation.items() if k != "text"},
+                     "created_at": d.created_at.isoformat()} for d in decisions])
+        return
+    console = _out()
+    if not decisions:
+        console.print(f"order {clean(order_id)} has no routing decisions yet")
+    for d in decisions:
+        console.print(Text.assemble((f"{d.created_at:%Y-%m-%d %H:%M:%S} ", "dim"), (d.kind.value, "bold"),
+                                    f" attempt {d.attempt}: ", (d.outcome.value, "bold cyan"),
+                                    f" ({d.solve_time_ms:.1f} ms)"))
+        for line in str(d.explanation.get("text", "")).splitlines():
+            console.print(Text(clean(line)))
+        for note in d.explanation.get("notes", []):
+            console.print(Text.assemble("  note: ", clean(note)))
+        for name, b in d.baselines.items():
+            cost = f"{b['cost']:.2f}" if b.get("cost") is not None else "cannot serve"
+            console.print(Text.assemble(f"  {name}: ", cost, clean(f" from {', '.join(b.get('nodes', []))}")))
+
+
+@routing_app.command("policies")
+def routing_policies(ctx: typer.Context, as_json: JsonFlag = False) -> None:
+    """Every routing policy version; the active one is marked."""
+    with _running(ctx) as application, application.uow(readonly=True) as uow:
+        policies = uow.routing.policies()
+    if as_json:
+        _echo_json([{"version": p.version, "name": p.name, "weights": p.weights, "max_shipments": p.max_shipments,
+                     "default_deadline_days": p.default_deadline_days, "note": p.note, "created_by": p.created_by,
+                     "created_at": p.created_at.isoformat(), "active": p.active} for p in policies])
+        return
+    table = Table(title="Routing policies", title_justify="left")
+    for col in ("version", "name", "active", "weights", "max shipments", "deadline days", "by", "note"):
+        table.add_column(col)
+    for p in policies:
+        weights = "\n".join(f"{k}={v:g}" for k, v in p.weights.items())
+        table.add_row(str(p.version), _t(p.name), "yes" if p.active else "", weights, str(p.max_shipments or "-"),
+                      str(p.default_deadline_days), _t(p.created_by), _t(p.note))
+    _out().print(table)
+
+
+@routing_app.command("create-policy")
+def routing_create_policy(
+        ctx: typer.Context, name: str,
+        weight: Annotated[list[str] | None, typer.Option("--weight", help="NAME=VALUE, e.g. split_penalty=3")] = None,
+        max_shipments: Annotated[int | None, typer.Option(help="at most this many shipments per order")] = None,
+        deadline_days: Annotated[int, typer.Option(help="promise when the order names no date")] = 5,
+        actor: Annotated[str, typer.Option(help="who sets it (audited)")] = "cli",
+        note: Annotated[str, typer.Option(help="why")] = "",
+        activate: Annotated[bool, typer.Option(help="route with it from now on")] = False) -> None:
+    """Store a new policy version (weights are multipliers/currency amounts, see PolicyWeights)."""
+    weights: dict[str, float] = {}
+    problems: list[e.Problem] = []
+    for item in weight or []:
+        key, sep, value = item.partition("=")
+        try:
+            weights[key.strip()] = float(value)
+        except ValueError:
+            sep = ""
+        if not sep:
+            problems.append(e.Problem("validation.weight", f"--weight {item}", "expected NAME=NUMBER",
+                                      "e.g. --weight split_penalty=3"))
+    if problems:
+        raise _report_error(e.ValidationFailed("the weights are not valid", problems=problems))
+    with _running(ctx) as application:
+        result = application.bus.handle(c.CreateRoutingPolicy(
+            name=name, weights=weights, actor=actor, max_shipments=max_shipments,
+            default_deadline_days=deadline_days, note=note, activate=activate))
+    _out().print(f"routing policy v{result['version']} {clean(result['name'])} stored"
+                 + (" and active" if result["active"] else ""))
+
+
+@routing_app.command("activate")
+def routing_activate(ctx: typer.Context, version: int,
+                     actor: Annotated[str, typer.Option(help="who switches (audited)")] = "cli",
+                     reason: Annotated[str, typer.Option(help="why")] = "") -> None:
+    """Switch routing to another stored policy version."""
+    with _running(ctx) as application:
+        application.bus.handle(c.ActivateRoutingPolicy(version=version, actor=actor, reason=reason))
+    _out().print(f"routing policy v{version} is active")
+
+
+@routing_app.command("reoptimise")
+def routing_reoptimise(ctx: typer.Context,
+                       window_min: Annotated[int, typer.Option(min=1, max=24 * 60,
+                                                               help="orders allocated this recently")] = 15,
+                       min_saving: Annotated[float, typer.Option(min=0, help="switch only above this saving")] = 0.5,
+                       as_json: JsonFlag = False) -> None:
+    """Re-solve allocated, unreleased orders of the window; switch those that get cheaper."""
+    from datetime import timedelta
+
+    with _running(ctx) as application:
+        report = application.router.reoptimise(window=timedelta(minutes=window_min), min_saving=min_saving)
+    if as_json:
+        _echo_json(report.__dict__)
+        return
+    _out().print(f"considered {report.considered}, changed {report.changed} (saving {report.saving:.2f}, "
+                 f"shipments {report.shipments_before} -> {report.shipments_after}), kept {report.kept}, "
+                 f"skipped {report.skipped}")
+
+
+@routing_app.command("shadow")
+def routing_shadow(ctx: typer.Context, limit: Annotated[int, typer.Option(min=1, max=100_000)] = 1000,
+                   as_json: JsonFlag = False) -> None:
+    """Orderloom's committed placements against what each baseline would have cost on the same orders."""
+    from engine.services.routing import shadow_summary
+
+    with _running(ctx) as application, application.uow(readonly=True) as uow:
+        summary = shadow_summary(uow, limit)
+    if as_json:
+        _echo_json(summary.to_dict())
+        return
+    table = Table(title=f"Shadow mode over {summary.decisions} placements", title_justify="left")
+    for col in ("baseline", "comparable", "baseline cost", "orderloom cost", "saving %", "baseline cannot serve"):
+        table.add_column(col, justify="left" if col == "baseline" else "right")
+    for name, b in summary.baselines.items():
+        table.add_row(name, str(b["comparable"]), f"{b['baseline_cost']:.2f}", f"{b['orderloom_cost']:.2f}",
+                      f"{b['saving_pct']:.2f}", str(b["unserved_by_baseline"]))
+    _out().print(table)
 
 
 def main() -> None:

@@ -12,6 +12,7 @@ from engine.adapters.migrate import ensure_schema
 from engine.adapters.outbox import OutboxRelay
 from engine.adapters.unit_of_work import SqlUnitOfWork
 from engine.services.messagebus import MessageBus
+from engine.services.routing import OrderRouter
 from engine.services.unit_of_work import Clock, utc_now
 from engine.settings import Settings, get_settings
 
@@ -24,6 +25,7 @@ class App:
     bus: MessageBus
     relay: OutboxRelay
     clock: Clock
+    router: OrderRouter
     closers: list[Callable[[], None]] = field(default_factory=list)
 
     def uow(self, *, readonly: bool = False) -> SqlUnitOfWork:
@@ -55,4 +57,9 @@ def bootstrap(settings: Settings | None = None, *, database_url: str | None = No
         return SqlUnitOfWork(engine, clock)
 
     bus = MessageBus(uow_factory, after_commit=relay if deliver_events else None)
-    return App(engine=engine, bus=bus, relay=relay, clock=clock, closers=closers)
+
+    def any_uow(*, readonly: bool = False) -> SqlUnitOfWork:
+        return SqlUnitOfWork(engine, clock, readonly=readonly)
+
+    router = OrderRouter(any_uow, bus.handle)
+    return App(engine=engine, bus=bus, relay=relay, clock=clock, router=router, closers=closers)

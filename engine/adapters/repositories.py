@@ -222,10 +222,16 @@ class SqlMasterDataRepository(MasterDataRepository):
         return _exists(self.conn, t.carriers, code=code)
 
     def upsert_lanes(self, lanes: Sequence[Lane]) -> int:
+        keys = ["carrier", "service", "origin_node", "dest_prefix"]
         rows = [{"carrier": x.carrier, "service": x.service.value, "origin_node": x.origin_node,
                  "dest_prefix": x.dest_prefix, "zone": x.zone, "transit_days": x.transit_days} for x in lanes]
-        for i in range(0, len(rows), 1000):
-            _upsert(self.conn, t.lanes, rows[i:i + 1000], ["carrier", "service", "origin_node", "dest_prefix"])
+        # Lanes that carry an on-time figure write it; the others keep what is stored (one statement shape each).
+        measured = [{**row, "on_time_probability": Decimal(str(round(x.on_time_probability, 4)))}
+                    for row, x in zip(rows, lanes, strict=True) if x.on_time_probability is not None]
+        plain = [row for row, x in zip(rows, lanes, strict=True) if x.on_time_probability is None]
+        for batch in (measured, plain):
+            for i in range(0, len(batch), 1000):
+                _upsert(self.conn, t.lanes, batch[i:i + 1000], keys)
         return len(rows)
 
     def lanes_from(self, origin_node: str) -> list[Lane]:

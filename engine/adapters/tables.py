@@ -102,6 +102,31 @@ lanes = Table(
     Column("dest_prefix", String(3), primary_key=True),
     Column("zone", Integer, nullable=False),
     Column("transit_days", Integer, nullable=False),
+    # Share of this lane's shipments delivered on time (from tracking history; a planning default until then).
+    Column("on_time_probability", Numeric(5, 4), nullable=False, server_default="0.95"),
+    CheckConstraint("on_time_probability >= 0 AND on_time_probability <= 1", name="on_time_range"),
+)
+
+# Published-style rate card per carrier service and zone: `brackets` is [[max_weight_kg, price], ...] in
+# ascending weight; above the last bracket every started kilogram costs `price_per_kg_beyond`.
+rate_cards = Table(
+    "rate_cards", metadata,
+    Column("carrier", String(32), ForeignKey("carriers.code"), primary_key=True),
+    Column("service", String(16), primary_key=True),
+    Column("zone", Integer, primary_key=True),
+    Column("brackets", JSON, nullable=False),
+    Column("price_per_kg_beyond", Money, nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column("updated_at", TS, nullable=False),
+)
+
+# Credit per unit for shipping stock that loses value if it stays at a node (seasonal, end of life).
+markdown_risk = Table(
+    "markdown_risk", metadata,
+    Column("sku", String(64), ForeignKey("skus.sku"), primary_key=True),
+    Column("node", String(32), ForeignKey("nodes.code"), primary_key=True),
+    Column("credit_per_unit", Money, nullable=False),
+    Column("until", TS, nullable=True),
 )
 
 price_lists = Table(
@@ -295,4 +320,63 @@ processed_events = Table(
     Column("consumer", String(64), primary_key=True),
     Column("event_id", String(32), primary_key=True),
     Column("processed_at", TS, nullable=False),
+)
+
+# Versioned objective weights people set; rows are never changed once written, one version is active.
+routing_policies = Table(
+    "routing_policies", metadata,
+    Column("version", Integer, primary_key=True),
+    Column("name", String(100), nullable=False),
+    Column("weights", JSON, nullable=False),
+    Column("max_shipments", Integer, nullable=True),
+    Column("default_deadline_days", Integer, nullable=False),
+    Column("note", String(500), nullable=False, default=""),
+    Column("created_by", String(100), nullable=False),
+    Column("created_at", TS, nullable=False),
+    Column("active", Boolean, nullable=False, default=False),
+)
+
+# One row per routing decision (placement, re-solve after a lost race, batch re-optimisation, failure):
+# the plan, the explanation and what each baseline would have done, for audit and shadow comparison.
+routing_decisions = Table(
+    "routing_decisions", metadata,
+    Column("decision_id", String(32), primary_key=True),
+    Column("order_id", BigId, ForeignKey("orders.id"), nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("attempt", Integer, nullable=False),
+    Column("outcome", String(16), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("solver", String(32), nullable=False),
+    Column("policy_version", Integer, nullable=False),
+    Column("cost", Numeric(14, 4), nullable=True),
+    Column("shipments", Integer, nullable=False),
+    Column("solve_time_ms", Numeric(10, 3), nullable=False),
+    Column("plan", JSON, nullable=False),
+    Column("explanation", JSON, nullable=False),
+    Column("baselines", JSON, nullable=False),
+    Column("instance", JSON, nullable=True),
+    Column("created_at", TS, nullable=False),
+    Index("ix_routing_decisions_order", "order_id", "created_at"),
+)
+
+# Units of pick capacity committed per node and local calendar day: a conditional counter like the caps.
+node_day_usage = Table(
+    "node_day_usage", metadata,
+    Column("node", String(32), ForeignKey("nodes.code"), primary_key=True),
+    Column("day", String(10), primary_key=True),
+    Column("used", Integer, nullable=False, default=0),
+    CheckConstraint("used >= 0", name="used_non_negative"),
+)
+
+# Who decided what: policy changes, routing overrides, approvals.
+audit_log = Table(
+    "audit_log", metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("at", TS, nullable=False),
+    Column("actor", String(100), nullable=False),
+    Column("action", String(64), nullable=False),
+    Column("entity", String(32), nullable=False),
+    Column("entity_id", String(128), nullable=False),
+    Column("detail", JSON, nullable=False),
+    Index("ix_audit_log_entity", "entity", "entity_id", "at"),
 )

@@ -15,6 +15,7 @@ from engine.adapters.repositories import (
     SqlMasterDataRepository,
     SqlOrderRepository,
 )
+from engine.adapters.routing_repository import SqlRoutingRepository
 from engine.domain.channels import Channel, ChannelCap
 from engine.services.unit_of_work import AbstractUnitOfWork, Clock, utc_now
 
@@ -42,6 +43,7 @@ class SqlUnitOfWork(AbstractUnitOfWork):
         self.orders = SqlOrderRepository(self._conn, lock_rows=not self.readonly)
         self.idempotency = SqlIdempotencyRepository(self._conn)
         self.outbox = SqlOutboxWriter(self._conn)
+        self.routing = SqlRoutingRepository(self._conn)
 
     def _commit(self) -> None:
         assert self._conn is not None

@@ -97,8 +97,8 @@ class UpsertCarrier(Command):
 
 @dataclass(frozen=True, kw_only=True)
 class UpsertLanes(Command):
-    lanes: tuple[tuple[str, str, str, str, int, int], ...]
-    """(carrier, service, origin node, destination ZIP3, zone, transit days)"""
+    lanes: tuple[tuple[str, str, str, str, int, int] | tuple[str, str, str, str, int, int, float], ...]
+    """(carrier, service, origin node, destination ZIP3, zone, transit days[, on-time probability])"""
 
 
 # -- inventory -------------------------------------------------------------------------------------
@@ -300,3 +300,80 @@ class ResumeOrder(Command):
     order_id: str
     reason: str
     to_validated: bool = False
+
+
+# -- routing ---------------------------------------------------------------------------------------
+
+@dataclass(frozen=True, kw_only=True)
+class SetRateCard(Command):
+    """A carrier service's prices for one zone: (max weight kg, price) brackets, ascending."""
+
+    carrier: str
+    service: str
+    zone: int
+    brackets: tuple[tuple[Decimal, Decimal], ...]
+    price_per_kg_beyond: Decimal
+    currency: str = "USD"
+
+
+@dataclass(frozen=True, kw_only=True)
+class SetLaneOnTime(Command):
+    """The measured share of on-time deliveries of one lane (carrier x service x node x ZIP3)."""
+
+    carrier: str
+    service: str
+    origin_node: str
+    dest_prefix: str
+    on_time_probability: Decimal
+
+
+@dataclass(frozen=True, kw_only=True)
+class SetMarkdownRisk(Command):
+    """Credit per unit for shipping a SKU from a node where it loses value if it stays; 0 removes it."""
+
+    sku: str
+    node: str
+    credit_per_unit: Decimal
+    until: datetime | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class CreateRoutingPolicy(Command):
+    """A new version of the routing objective's weights; `activate` switches routing to it at once."""
+
+    name: str
+    weights: dict[str, float]
+    actor: str
+    max_shipments: int | None = None
+    default_deadline_days: int = 5
+    note: str = ""
+    activate: bool = False
+
+
+@dataclass(frozen=True, kw_only=True)
+class ActivateRoutingPolicy(Command):
+    version: int
+    actor: str
+    reason: str = ""
+
+
+@dataclass(frozen=True, kw_only=True)
+class CommitRouting(Command):
+    """Reserve a routing plan computed for `expected_version` of the order and store its decision.
+
+    Sent by `engine.services.routing.OrderRouter`, which solved the plan outside the transaction. For a
+    re-optimisation the order's current reservations are released and replaced in the same transaction.
+    """
+
+    order_id: str
+    expected_version: int
+    decision: object  # engine.domain.routing.RoutingDecision (typed loosely: commands stay hashable)
+
+
+@dataclass(frozen=True, kw_only=True)
+class RecordRoutingDecision(Command):
+    """Store a decision that reserves nothing (lost race, kept plan); `flag_reason` sends the order to exception."""
+
+    order_id: str
+    decision: object
+    flag_reason: str | None = None

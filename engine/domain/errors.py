@@ -155,3 +155,21 @@ class HoldExpired(OrderloomError):
 class NodeNotShippable(OrderloomError):
     code = "network.node_not_shippable"
     http_status = 409
+
+
+class StaleDecision(OrderloomError):
+    """The order changed between the routing decision and its commit; decide again on fresh data."""
+
+    code = "routing.stale_decision"
+    http_status = 409
+
+
+class NodeCapacityExceeded(OrderloomError):
+    """A node has no pick capacity left today for the units a plan sends it."""
+
+    code = "routing.node_capacity"
+    http_status = 409
+
+
+class UnknownRoutingPolicy(NotFound):
+    code = "routing.unknown_policy"

@@ -218,3 +218,43 @@ class OrderCancelled(OrderEvent):
     event_type: ClassVar[str] = "order.cancelled"
     reason: str
     released_units: int
+
+
+# -- routing ---------------------------------------------------------------------------------------
+
+@dataclass(frozen=True, kw_only=True)
+class OrderRouted(OrderEvent):
+    """A routing decision was committed; `kind` is placement or reoptimisation."""
+
+    event_type: ClassVar[str] = "order.routed"
+    decision_id: str
+    kind: str
+    policy_version: int
+    solver: str
+    cost: float
+    shipments: int
+    nodes: tuple[str, ...]
+    baseline_costs: dict[str, float | None]
+
+
+@dataclass(frozen=True, kw_only=True)
+class RoutingFailed(OrderEvent):
+    """No plan could be committed: the order went to exception with the reasons."""
+
+    event_type: ClassVar[str] = "order.routing_failed"
+    decision_id: str
+    reason: str
+    reasons: tuple[str, ...]
+
+
+@dataclass(frozen=True, kw_only=True)
+class RoutingPolicyChanged(Event):
+    event_type: ClassVar[str] = "routing.policy_changed"
+    aggregate: ClassVar[str] = "routing_policy"
+    policy_version: int
+    change: str
+    actor: str
+
+    @property
+    def aggregate_id(self) -> str:
+        return str(self.policy_version)

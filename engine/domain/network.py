@@ -59,3 +59,4 @@ class Lane:
     dest_prefix: str
     zone: int
     transit_days: int
+    on_time_probability: float | None = None  # None keeps the stored value (0.95 for a new lane)

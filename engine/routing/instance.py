@@ -216,6 +216,9 @@ class RoutingPolicy(_Frozen):
     name: str
     weights: PolicyWeights = Field(default_factory=PolicyWeights)
     max_shipments: int | None = Field(default=None, ge=1)
+    default_deadline_days: int = Field(
+        default=5, ge=0, le=60, description="promise in days when the order names no delivery date"
+    )
 
 
 class RoutingConfig(_Frozen):

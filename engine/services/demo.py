@@ -3,7 +3,8 @@
 `demo_plan(seed)` builds the commands (pure: the same seed always gives the same catalog, network and
 stock plan); `seed_demo(bus, seed)` sends them. The network: 11 US fulfillment nodes (5 DCs, a
 b2b-only wholesale DC, 4 stores, a 3PL), 520 SKUs from category templates, the six channels, three
-carriers with lanes from every node to 116 ZIP3 regions, 14 B2B accounts with tiered price lists,
+carriers with lanes from every node to 116 ZIP3 regions (with on-time rates), published-style rate
+cards per carrier service and zone, the active routing policy "balanced", 14 B2B accounts with tiered price lists,
 100 customers, opening stock with safety stock, protected B2B units and a marketplace flash-sale cap.
 
 Running it again changes nothing:
@@ -39,7 +40,7 @@ from engine.domain.network import NodeType, ServiceLevel
 from engine.services.messagebus import MessageBus, request_hash
 
 # Bump when the generator changes, so that old databases do not see reused idempotency keys.
-DEMO_VERSION = "v1"
+DEMO_VERSION = "v2"
 CENT = Decimal("0.01")
 
 Progress = Callable[[str, int, int], None]
@@ -112,6 +113,46 @@ CARRIERS: tuple[tuple[str, str, dict[int, int]], ...] = (
 # Destination regions: (ZIP3, main city, state, latitude, longitude), the principal contiguous-US regions.
 ZIP3: tuple[tuple[str, str, str, float, float], ...] = tuple(
     (r.prefix, r.city, r.state, r.latitude, r.longitude) for r in PRINCIPAL_ZIP3)
+
+
+# Price level and on-time level per carrier: a national carrier, a slightly cheaper one, and a discount
+# carrier that is cheaper, slower and less reliable (the usual trade-off; see evals/scenarios/README.md).
+CARRIER_LEVELS: dict[str, tuple[float, float]] = {"NPX": (1.00, 0.975), "SWF": (0.96, 0.965), "RDG": (0.90, 0.935)}
+KG_PER_LB = Decimal("0.45359237")
+MAX_PACKAGE_LB = 70
+ZONES = range(2, 9)
+
+# The policy routing starts with: cost first, a split costs $3, a late shipment $20 of expected cost,
+# markdown credit counted, and $5 for taking a node's whole remaining pick capacity.
+DEMO_POLICY_WEIGHTS = {"shipping_cost": 1.0, "handling_cost": 1.0, "split_penalty": 3.0, "sla_risk": 20.0,
+                       "markdown_credit": 1.0, "capacity_balance": 5.0}
+
+
+def list_rate(service: ServiceLevel, zone: int, pounds: int) -> float:
+    """Published-style list rate in USD for a billable weight in whole pounds (evals/scenarios/README.md)."""
+    ground = 10.50 + 0.75 * (zone - 2) + (0.55 + 0.22 * (zone - 2)) * (pounds - 1)
+    if service == ServiceLevel.EXPEDITED:
+        return ground * (2.0 + 0.15 * (zone - 2))
+    if service == ServiceLevel.NEXT_DAY:
+        return ground * (3.2 + 0.30 * (zone - 2))
+    return ground
+
+
+def rate_card(carrier: str, service: ServiceLevel, zone: int) -> c.SetRateCard:
+    """One bracket per billable pound up to 70 lb; beyond it the 70 lb price per kilogram, per started kg."""
+    level = CARRIER_LEVELS[carrier][0]
+    brackets = tuple(((KG_PER_LB * lb).quantize(Decimal("0.001")),
+                      Decimal(str(list_rate(service, zone, lb) * level)).quantize(CENT, ROUND_HALF_UP))
+                     for lb in range(1, MAX_PACKAGE_LB + 1))
+    per_kg = (brackets[-1][1] / (KG_PER_LB * MAX_PACKAGE_LB)).quantize(CENT, ROUND_HALF_UP)
+    return c.SetRateCard(carrier=carrier, service=service.value, zone=zone, brackets=brackets,
+                         price_per_kg_beyond=per_kg)
+
+
+def lane_on_time(carrier: str, service: ServiceLevel, zone: int) -> float:
+    level = CARRIER_LEVELS[carrier][1] - 0.006 * (zone - 2)
+    level -= {ServiceLevel.EXPEDITED: 0.005, ServiceLevel.NEXT_DAY: 0.010}.get(service, 0.0)
+    return round(min(0.99, max(0.85, level)), 4)
 
 
 def transit_days(ground: dict[int, int], service: ServiceLevel, zone: int) -> int:
@@ -529,11 +570,17 @@ def demo_plan(seed: int = 7) -> DemoPlan:
     lanes: list[c.UpsertLanes] = []
     for code, _, ground in CARRIERS:
         for n in NODES:
-            rows: list[tuple[str, str, str, str, int, int]] = []
+            rows: list[tuple[str, str, str, str, int, int, float]] = []
             for zip3, _city, _state, lat, lon in ZIP3:
                 zone = zone_for(great_circle_miles(n.latitude, n.longitude, lat, lon))
-                rows.extend((code, s.value, n.code, zip3, zone, transit_days(ground, s, zone)) for s in ServiceLevel)
+                rows.extend((code, s.value, n.code, zip3, zone, transit_days(ground, s, zone),
+                             lane_on_time(code, s, zone)) for s in ServiceLevel)
             lanes.append(c.UpsertLanes(lanes=tuple(rows), idempotency_key=key("lanes")(f"{code}@{n.code}")))
+    cards = [dataclasses.replace(rate_card(code, s, zone), idempotency_key=key("rate_card")(f"{code}/{s}/{zone}"))
+             for code, _, _ in CARRIERS for s in ServiceLevel for zone in ZONES]
+    routing_policy = c.CreateRoutingPolicy(name="balanced", weights=DEMO_POLICY_WEIGHTS, actor="demo-seed",
+                                           note="demo default: cost first, splits and late risk priced",
+                                           activate=True, idempotency_key=key("routing_policy")("balanced"))
     skus = [dataclasses.replace(s, idempotency_key=key("sku")(s.sku)) for s in _build_catalog(seed)]
     price_lists = _price_lists(skus, key("price_list"))
     accounts = _accounts(key("account"))
@@ -549,11 +596,13 @@ def demo_plan(seed: int = 7) -> DemoPlan:
     caps = tuple(_flash_sale(seed, skus, positions))
     master: tuple[tuple[str, tuple[c.Command, ...]], ...] = (
         ("nodes", tuple(nodes)), ("channels", tuple(channels)), ("carriers", tuple(carriers)),
-        ("lanes", tuple(lanes)), ("skus", tuple(skus)), ("price lists", tuple(price_lists)),
+        ("lanes", tuple(lanes)), ("rate cards", tuple(cards)), ("routing policy", (routing_policy,)),
+        ("skus", tuple(skus)), ("price lists", tuple(price_lists)),
         ("accounts", tuple(accounts)), ("customers", tuple(customers)))
     counts = {
         "nodes": len(nodes), "stores": sum(n.node_type == NodeType.STORE for n in NODES),
         "channels": len(channels), "carriers": len(carriers), "lanes": sum(len(x.lanes) for x in lanes),
+        "rate_cards": len(cards), "routing_policies": 1,
         "zip3_regions": len(ZIP3), "skus": len(skus), "hazmat_skus": sum(s.hazmat for s in skus),
         "new_skus": sum(s.is_new for s in skus), "skus_with_substitutes": sum(bool(s.substitutes) for s in skus),
         "price_lists": len(price_lists), "accounts": len(accounts), "customers": len(customers),

@@ -15,6 +15,7 @@ from engine.domain.customers import B2BAccount, Customer, PriceList
 from engine.domain.inventory import Reservation, StockBalance, StockMovement
 from engine.domain.network import Carrier, FulfillmentNode, Lane
 from engine.domain.orders import Order
+from engine.domain.routing import AuditEntry, RoutingDecision
 
 
 class MasterDataRepository(abc.ABC):
@@ -208,3 +209,104 @@ class IdempotencyRepository(abc.ABC):
 
     @abc.abstractmethod
     def add(self, key: str, stored: StoredResponse, at: datetime) -> None: ...
+
+
+@dataclass(frozen=True)
+class LaneService:
+    """A lane into one destination region joined with its rate card (None when the card is missing)."""
+
+    carrier: str
+    service: str
+    origin_node: str
+    zone: int
+    transit_days: int
+    on_time_probability: float
+    brackets: tuple[tuple[float, float], ...] | None
+    price_per_kg_beyond: float
+
+
+@dataclass(frozen=True)
+class PolicyRecord:
+    version: int
+    name: str
+    weights: dict[str, float]
+    max_shipments: int | None
+    default_deadline_days: int
+    note: str
+    created_by: str
+    created_at: datetime
+    active: bool
+
+
+class RoutingRepository(abc.ABC):
+    """Routing inputs (lanes with rates, markdown risk, capacity counters), policies, decisions, audit."""
+
+    @abc.abstractmethod
+    def lane_services_to(self, dest_prefix: str) -> list[LaneService]: ...
+
+    @abc.abstractmethod
+    def set_rate_card(self, carrier: str, service: str, zone: int, brackets: Sequence[tuple[Decimal, Decimal]],
+                      price_per_kg_beyond: Decimal, currency: str, at: datetime) -> None: ...
+
+    @abc.abstractmethod
+    def set_lane_on_time(self, carrier: str, service: str, origin_node: str, dest_prefix: str,
+                         probability: Decimal) -> bool:
+        """False when the lane does not exist."""
+
+    @abc.abstractmethod
+    def set_markdown_risk(self, sku: str, node: str, credit: Decimal, until: datetime | None) -> None: ...
+
+    @abc.abstractmethod
+    def markdown_risks(self, skus: Iterable[str], now: datetime) -> list[tuple[str, str, float]]:
+        """(sku, node, credit per unit) in force at `now`."""
+
+    @abc.abstractmethod
+    def balances_for_skus(self, skus: Iterable[str]) -> list[StockBalance]: ...
+
+    @abc.abstractmethod
+    def capacity_used(self, days: dict[str, str]) -> dict[str, int]:
+        """Units committed per node on the given local day (node -> 'YYYY-MM-DD')."""
+
+    @abc.abstractmethod
+    def try_take_capacity(self, node: str, day: str, units: int, capacity: int) -> bool:
+        """Conditionally add `units` to the node's day; False when it would exceed `capacity`."""
+
+    @abc.abstractmethod
+    def give_back_capacity(self, node: str, day: str, units: int) -> None: ...
+
+    @abc.abstractmethod
+    def policies(self) -> list[PolicyRecord]: ...
+
+    @abc.abstractmethod
+    def get_policy(self, version: int) -> PolicyRecord | None: ...
+
+    @abc.abstractmethod
+    def active_policy(self) -> PolicyRecord | None: ...
+
+    @abc.abstractmethod
+    def add_policy(self, record: PolicyRecord) -> None: ...
+
+    @abc.abstractmethod
+    def activate_policy(self, version: int) -> None:
+        """Make `version` the only active policy."""
+
+    @abc.abstractmethod
+    def add_decision(self, decision: RoutingDecision) -> None: ...
+
+    @abc.abstractmethod
+    def decisions(self, order_id: str) -> list[RoutingDecision]:
+        """Oldest first."""
+
+    @abc.abstractmethod
+    def recent_decisions(self, limit: int = 100) -> list[RoutingDecision]:
+        """Newest first, without instances."""
+
+    @abc.abstractmethod
+    def allocated_since(self, since: datetime, limit: int) -> list[str]:
+        """Orders still allocated (not released) whose last committed decision is at or after `since`."""
+
+    @abc.abstractmethod
+    def add_audit(self, entry: AuditEntry) -> None: ...
+
+    @abc.abstractmethod
+    def audit(self, entity: str, entity_id: str | None = None, limit: int = 100) -> list[AuditEntry]: ...

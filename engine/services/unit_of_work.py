@@ -14,6 +14,7 @@ from engine.services.ports import (
     InventoryRepository,
     MasterDataRepository,
     OrderRepository,
+    RoutingRepository,
 )
 
 Clock = Callable[[], datetime]
@@ -34,6 +35,7 @@ class AbstractUnitOfWork(abc.ABC):
     inventory: InventoryRepository
     orders: OrderRepository
     idempotency: IdempotencyRepository
+    routing: RoutingRepository
     outbox: OutboxWriter
 
     def __init__(self, clock: Clock = utc_now) -> None:

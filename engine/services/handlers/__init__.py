@@ -6,7 +6,7 @@ from collections.abc import Callable
 from typing import Any
 
 from engine.domain import commands as c
-from engine.services.handlers import inventory, master_data, orders
+from engine.services.handlers import inventory, master_data, orders, routing
 from engine.services.unit_of_work import AbstractUnitOfWork
 
 Handler = Callable[[Any, AbstractUnitOfWork], Any]
@@ -42,4 +42,11 @@ COMMAND_HANDLERS: dict[type[c.Command], Handler] = {
     c.HoldOrder: orders.hold_order,
     c.FlagOrderException: orders.flag_exception,
     c.ResumeOrder: orders.resume_order,
+    c.SetRateCard: routing.set_rate_card,
+    c.SetLaneOnTime: routing.set_lane_on_time,
+    c.SetMarkdownRisk: routing.set_markdown_risk,
+    c.CreateRoutingPolicy: routing.create_routing_policy,
+    c.ActivateRoutingPolicy: routing.activate_routing_policy,
+    c.CommitRouting: routing.commit_routing,
+    c.RecordRoutingDecision: routing.record_routing_decision,
 }

@@ -169,7 +169,19 @@ def upsert_lanes(cmd: c.UpsertLanes, uow: AbstractUnitOfWork) -> dict[str, Any]:
     lanes: list[Lane] = []
     nodes = {n.code for n in uow.master.list_nodes()}
     carriers: dict[str, bool] = {}
-    for i, (carrier, service, origin, prefix, zone, transit) in enumerate(cmd.lanes):
+    for i, row in enumerate(cmd.lanes):
+        if not isinstance(row, tuple | list) or len(row) not in (6, 7):
+            problems.append(Problem("lane.shape", f"lanes[{i}]", "a lane is (carrier, service, origin node, ZIP3, "
+                                    "zone, transit days[, on-time probability])", "send 6 or 7 values"))
+            continue
+        carrier, service, origin, prefix, zone, transit = row[:6]
+        on_time = row[6] if len(row) == 7 else None
+        if on_time is not None and (isinstance(on_time, bool) or not isinstance(on_time, int | float)
+                                    or not 0 <= on_time <= 1):
+            problems.append(Problem("lane.on_time", f"lanes[{i}].on_time_probability",
+                                    f"on-time probability must be between 0 and 1, got {on_time!r}",
+                                    "send a share such as 0.96"))
+            continue
         if carrier not in carriers:
             carriers[carrier] = is_lookup_key(carrier) and uow.master.carrier_exists(carrier)
         if not carriers[carrier]:
@@ -181,7 +193,8 @@ def upsert_lanes(cmd: c.UpsertLanes, uow: AbstractUnitOfWork) -> dict[str, Any]:
         if not (isinstance(prefix, str) and len(prefix) == 3 and prefix.isascii() and prefix.isdigit()):
             problems.append(Problem("lane.dest_prefix", f"lanes[{i}].dest_prefix",
                                     f"{prefix!r} is not a 3-digit ZIP prefix", "use e.g. 941"))
-        if transit < 0 or zone < 1:
+        if not all(isinstance(v, int) and not isinstance(v, bool) for v in (zone, transit)) \
+                or transit < 0 or zone < 1:
             problems.append(Problem("lane.transit", f"lanes[{i}]", "zone must be >= 1 and transit >= 0 days",
                                     "fix the lane"))
         try:
@@ -190,7 +203,7 @@ def upsert_lanes(cmd: c.UpsertLanes, uow: AbstractUnitOfWork) -> dict[str, Any]:
             problems.append(Problem("carrier.unknown_service", f"lanes[{i}].service",
                                     f"unknown service {service!r}", "use ground, expedited or next_day"))
             continue
-        lanes.append(Lane(carrier, level, origin, prefix, zone, transit))
+        lanes.append(Lane(carrier, level, origin, prefix, zone, transit, on_time))
     raise_if_any(problems)
     count = uow.master.upsert_lanes(lanes)
     uow.emit(MasterDataChanged(entity="lanes", key=str(count), change="upserted", occurred_at=uow.now()))

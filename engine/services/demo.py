@@ -667,3 +667,43 @@ def _network_totals(bus: MessageBus) -> dict[str, int]:
     with bus.uow_factory() as uow:
         balances = uow.inventory.all_balances()
     return {"positions_in_database": len(balances), "on_hand_in_database": sum(b.on_hand for b in balances)}
+
+
+# -- a stream of demo orders -----------------------------------------------------------------------
+
+CONSUMER_CHANNELS = (("web", 0.45), ("marketplace", 0.25), ("mobile", 0.18), ("pos", 0.12))
+B2B_SHARE = 0.12
+STREETS = ("Main St", "Oak Ave", "Maple Dr", "Cedar Ln", "Elm St", "Park Blvd", "Lake Rd", "Hill St", "Pine Ct")
+
+
+def demo_orders(seed: int, count: int, first: int = 1) -> list[c.PlaceOrder]:
+    """`count` realistic orders against the demo network, numbered from `first` (external ids
+    `DEMO-<seed>-<n>`): consumers on the web, marketplace, mobile and POS channels (1-4 lines, popular
+    SKUs more often), and B2B buyers by EDI or email (3-10 lines in case quantities, with their account).
+    Destinations are the demo's ZIP3 regions weighted towards the large metros listed first."""
+    skus = [s for s in _build_catalog(seed) if not s.is_new]
+    customers = _customers(seed, lambda ident: ident)
+    consumers = [cu for cu in customers if cu.account_code is None]
+    buyers = [cu for cu in customers if cu.account_code is not None]
+    popularity = [1 / (rank + 1) for rank in range(len(skus))]
+    regions = list(ZIP3)
+    region_weights = [1 / (1 + i / 20) for i in range(len(regions))]
+    out: list[c.PlaceOrder] = []
+    for n in range(first, first + count):
+        rng = random.Random(f"orderloom-demo:{seed}:order:{n}")
+        zip3, city, state, _lat, _lon = rng.choices(regions, region_weights)[0]
+        b2b = rng.random() < B2B_SHARE
+        customer = rng.choice(buyers if b2b else consumers)
+        channel = rng.choice(("b2b_edi", "email")) if b2b else \
+            rng.choices([ch for ch, _ in CONSUMER_CHANNELS], [w for _, w in CONSUMER_CHANNELS])[0]
+        wanted = rng.randint(3, 10) if b2b else rng.choices((1, 2, 3, 4), (0.55, 0.25, 0.13, 0.07))[0]
+        chosen: dict[str, int] = {}
+        while len(chosen) < wanted:
+            sku = rng.choices(skus, popularity)[0]
+            chosen[sku.sku] = rng.choice((6, 12, 24)) if b2b else rng.choices((1, 2, 3), (0.8, 0.15, 0.05))[0]
+        ship_to = {"name": customer.name, "line1": f"{rng.randint(10, 9999)} {rng.choice(STREETS)}", "city": city,
+                   "state": state, "postal_code": f"{zip3}{rng.randint(1, 99):02d}", "country": "US"}
+        out.append(c.PlaceOrder(channel=channel, external_id=f"DEMO-{seed}-{n}", ship_to=ship_to,
+                                lines=tuple(c.NewOrderLine(sku=s, quantity=q) for s, q in chosen.items()),
+                                customer_id=customer.customer_id, account_code=customer.account_code))
+    return out

@@ -217,5 +217,53 @@ def test_every_command_has_help() -> None:
 
     result = runner.invoke(app, ["--help"])
     assert result.exit_code == 0
-    for group in ("db", "seed", "inventory", "holds", "reconcile", "orders"):
+    for group in ("db", "seed", "inventory", "holds", "reconcile", "orders", "routing"):
         assert group in result.output
+
+
+def test_demo_orders_are_placed_routed_and_explained(url: str) -> None:
+    result = orderloom(url, "seed", "orders", "--count", "8")
+    assert result.exit_code == 0, result.output
+    assert "8 demo orders placed" in result.output and "cost vs nearest-with-stock" in result.output
+    engine = create_db_engine(url)
+    with engine.connect() as conn:
+        statuses = dict(conn.execute(select(t.orders.c.id, t.orders.c.status)).all())
+        decided = int(conn.execute(select(func.count()).select_from(t.routing_decisions)).scalar_one())
+    engine.dispose()
+    assert len(statuses) == 8 and set(statuses.values()) <= {"allocated", "exception"}
+    assert decided >= 8
+    routed = next(str(k) for k, v in statuses.items() if v == "allocated")
+    explained = orderloom(url, "orders", "explain", routed)
+    assert explained.exit_code == 0, explained.output
+    for text in ("placement attempt 1: committed", "cost", "fixed-priority", "nearest-with-stock"):
+        assert text in explained.output
+    data = json.loads(orderloom(url, "orders", "explain", routed, "--json").stdout)
+    assert data[0]["outcome"] == "committed" and data[0]["plan"] and "binding" in data[0]["explanation"]
+    again = orderloom(url, "orders", "route", routed)
+    assert again.exit_code == 2 and "state.illegal_transition" in again.output
+    shadow = json.loads(orderloom(url, "routing", "shadow", "--json").stdout)
+    assert shadow["decisions"] == sum(v == "allocated" for v in statuses.values())
+    # More orders continue the numbering instead of colliding with the first ones.
+    more = orderloom(url, "seed", "orders", "--count", "2", "--no-route")
+    assert more.exit_code == 0 and "2 demo orders placed" in more.output
+
+
+def test_routing_policies_can_be_created_switched_and_are_validated(url: str) -> None:
+    listed = orderloom(url, "routing", "policies")
+    assert listed.exit_code == 0 and "balanced" in listed.output
+    made = orderloom(url, "routing", "create-policy", "margin first", "--weight", "split_penalty=1",
+                     "--weight", "sla_risk=5", "--actor", "maria", "--activate")
+    assert made.exit_code == 0 and "v2" in made.output and "active" in made.output
+    bad = orderloom(url, "routing", "create-policy", "bad", "--weight", "speed=fast")
+    assert bad.exit_code == 2 and "--weight speed=fast" in bad.output
+    unknown = orderloom(url, "routing", "create-policy", "bad", "--weight", "speed=3")
+    assert unknown.exit_code == 2 and "routing.unknown_weight" in unknown.output
+    switched = orderloom(url, "routing", "activate", "1", "--actor", "maria", "--reason", "peak is over")
+    assert switched.exit_code == 0
+    missing = orderloom(url, "routing", "activate", "42")
+    assert missing.exit_code == 2 and "routing.unknown_policy" in missing.output
+    data = json.loads(orderloom(url, "routing", "policies", "--json").stdout)
+    assert [(p["version"], p["active"]) for p in data] == [(1, True), (2, False)]
+    assert orderloom(url, "orders", "explain", "99999").exit_code == 2
+    reopt = orderloom(url, "routing", "reoptimise", "--json")
+    assert reopt.exit_code == 0 and json.loads(reopt.stdout)["considered"] == 0

@@ -37,14 +37,18 @@ from engine.domain.errors import OrderloomError
 from engine.domain.events import Event
 from engine.domain.inventory import Reservation, ReservationStatus, StockBalance, StockMovement
 from engine.domain.network import Carrier, FulfillmentNode, Lane, NodeType
-from engine.domain.orders import Order, OrderLine, StatusChange
+from engine.domain.orders import Order, OrderLine, OrderStatus, StatusChange
+from engine.domain.routing import AuditEntry, DecisionOutcome, RoutingDecision
 from engine.services.messagebus import MessageBus
 from engine.services.ports import (
     IdempotencyRepository,
     InventoryRepository,
+    LaneService,
     LedgerTotals,
     MasterDataRepository,
     OrderRepository,
+    PolicyRecord,
+    RoutingRepository,
     StoredResponse,
 )
 from engine.services.unit_of_work import AbstractUnitOfWork, OutboxWriter
@@ -189,6 +193,14 @@ class FakeState:
     shipments: dict[str, StoredShipment] = field(default_factory=dict)
     idempotency: dict[str, StoredKey] = field(default_factory=dict)
     outbox: list[OutboxRecord] = field(default_factory=list)
+    rate_cards: dict[tuple[str, str, int], tuple[tuple[tuple[Decimal, Decimal], ...], Decimal]] = field(
+        default_factory=dict)
+    lane_on_time: dict[tuple[str, str, str, str], Decimal] = field(default_factory=dict)
+    markdown: dict[tuple[str, str], tuple[Decimal, datetime | None]] = field(default_factory=dict)
+    capacity: dict[tuple[str, str], int] = field(default_factory=dict)
+    policies: dict[int, PolicyRecord] = field(default_factory=dict)
+    decisions: list[RoutingDecision] = field(default_factory=list)
+    audit: list[AuditEntry] = field(default_factory=list)
 
 
 class FakeStore:
@@ -780,6 +792,112 @@ class FakeClock:
         return self.start + self.offset + timedelta(microseconds=self.ticks)
 
 
+class FakeRoutingRepository(RoutingRepository):
+    def __init__(self, store: FakeStore) -> None:
+        self.store = store
+
+    @property
+    def s(self) -> FakeState:
+        return self.store.state
+
+    def lane_services_to(self, dest_prefix: str) -> list[LaneService]:
+        out: list[LaneService] = []
+        for (carrier, service, origin, prefix), lane in sorted(self.s.lanes.items()):
+            node = self.s.nodes.get(origin)
+            if prefix != dest_prefix or node is None or not node.active:
+                continue
+            card = self.s.rate_cards.get((carrier, service, lane.zone))
+            on_time = self.s.lane_on_time.get((carrier, service, origin, prefix), Decimal("0.95"))
+            out.append(LaneService(carrier, service, origin, lane.zone, lane.transit_days, float(on_time),
+                                   tuple((float(w), float(p)) for w, p in card[0]) if card else None,
+                                   float(card[1]) if card else 0.0))
+        return out
+
+    def set_rate_card(self, carrier: str, service: str, zone: int, brackets: Sequence[tuple[Decimal, Decimal]],
+                      price_per_kg_beyond: Decimal, currency: str, at: datetime) -> None:
+        self.s.rate_cards[carrier, service, zone] = (tuple(brackets), price_per_kg_beyond)
+
+    def set_lane_on_time(self, carrier: str, service: str, origin_node: str, dest_prefix: str,
+                         probability: Decimal) -> bool:
+        if (carrier, service, origin_node, dest_prefix) not in self.s.lanes:
+            return False
+        self.s.lane_on_time[carrier, service, origin_node, dest_prefix] = probability
+        return True
+
+    def set_markdown_risk(self, sku: str, node: str, credit: Decimal, until: datetime | None) -> None:
+        if credit == 0:
+            self.s.markdown.pop((sku, node), None)
+        else:
+            self.s.markdown[sku, node] = (credit, until)
+
+    def markdown_risks(self, skus: Iterable[str], now: datetime) -> list[tuple[str, str, float]]:
+        wanted = set(skus)
+        return [(sku, node, float(credit)) for (sku, node), (credit, until) in sorted(self.s.markdown.items())
+                if sku in wanted and (until is None or until > now)]
+
+    def balances_for_skus(self, skus: Iterable[str]) -> list[StockBalance]:
+        wanted = set(skus)
+        return [copy.copy(b) for (sku, _), b in sorted(self.s.balances.items()) if sku in wanted]
+
+    def capacity_used(self, days: dict[str, str]) -> dict[str, int]:
+        return {node: self.s.capacity[node, day] for node, day in days.items() if (node, day) in self.s.capacity}
+
+    def try_take_capacity(self, node: str, day: str, units: int, capacity: int) -> bool:
+        used = self.s.capacity.get((node, day), 0)
+        self.s.capacity[node, day] = used
+        if used + units > capacity:
+            return False
+        self.s.capacity[node, day] = used + units
+        return True
+
+    def give_back_capacity(self, node: str, day: str, units: int) -> None:
+        if (node, day) in self.s.capacity:
+            self.s.capacity[node, day] = max(0, self.s.capacity[node, day] - units)
+
+    def policies(self) -> list[PolicyRecord]:
+        return [self.s.policies[v] for v in sorted(self.s.policies)]
+
+    def get_policy(self, version: int) -> PolicyRecord | None:
+        return self.s.policies.get(version)
+
+    def active_policy(self) -> PolicyRecord | None:
+        return next((p for p in reversed(self.policies()) if p.active), None)
+
+    def add_policy(self, record: PolicyRecord) -> None:
+        if record.version in self.s.policies:
+            raise FakeIntegrityError("unique", "routing_policies.version")
+        self.s.policies[record.version] = replace(record, active=False)
+
+    def activate_policy(self, version: int) -> None:
+        self.s.policies = {v: replace(p, active=v == version) for v, p in self.s.policies.items()}
+
+    def add_decision(self, decision: RoutingDecision) -> None:
+        self.s.decisions.append(copy.deepcopy(decision))
+
+    def decisions(self, order_id: str) -> list[RoutingDecision]:
+        found = [copy.deepcopy(d) for d in self.s.decisions if d.order_id == order_id]
+        return sorted(found, key=lambda d: (d.created_at, d.attempt))
+
+    def recent_decisions(self, limit: int = 100) -> list[RoutingDecision]:
+        ordered = sorted(self.s.decisions, key=lambda d: d.created_at, reverse=True)[:limit]
+        return [replace(copy.deepcopy(d), instance=None) for d in ordered]
+
+    def allocated_since(self, since: datetime, limit: int) -> list[str]:
+        last: dict[str, datetime] = {}
+        for d in self.s.decisions:
+            if d.outcome is DecisionOutcome.COMMITTED:
+                last[d.order_id] = max(last.get(d.order_id, d.created_at), d.created_at)
+        return sorted((o for o, at in last.items() if at >= since
+                       and self.s.orders[int(o)].status is OrderStatus.ALLOCATED), key=int)[:limit]
+
+    def add_audit(self, entry: AuditEntry) -> None:
+        self.s.audit.append(entry)
+
+    def audit(self, entity: str, entity_id: str | None = None, limit: int = 100) -> list[AuditEntry]:
+        found = [a for a in self.s.audit if a.entity == entity and (entity_id is None or a.entity_id == entity_id)]
+        return list(reversed(found))[:limit]
+
+
 class FakeUnitOfWork(AbstractUnitOfWork):
     """One transaction over a FakeStore: a snapshot taken at the start is restored on rollback."""
 
@@ -795,6 +913,7 @@ class FakeUnitOfWork(AbstractUnitOfWork):
         self.orders = FakeOrderRepository(self.store)
         self.idempotency = FakeIdempotencyRepository(self.store)
         self.outbox = FakeOutboxWriter(self.store)
+        self.routing = FakeRoutingRepository(self.store)
 
     def _commit(self) -> None:
         assert self._snapshot is not None, "the unit of work is not open"

@@ -403,3 +403,22 @@ def test_demo_rate_card_prices_rise_with_weight_and_zone() -> None:
     prices = [p for _, p in light.brackets]
     assert prices == sorted(prices) and len(prices) == 70
     assert all(f > n for (_, f), (_, n) in zip(far.brackets, light.brackets, strict=True))
+
+
+def test_cancelling_before_release_gives_pick_capacity_back_and_after_release_keeps_it(clocked: App) -> None:
+    build(clocked.bus, stock={("SKU-A", "DC-EAST"): 50}, capacity={"DC-EAST": 10})
+    early = place(clocked.bus, "W-18", {"SKU-A": 4})
+    late = place(clocked.bus, "W-19", {"SKU-A": 3})
+    clocked.router.route(early)
+    clocked.router.route(late)
+    clocked.bus.handle(c.ReleaseOrderToFulfillment(order_id=late))
+
+    def used() -> dict[str, int]:
+        with clocked.uow(readonly=True) as uow:
+            return uow.routing.capacity_used({"DC-EAST": "2030-01-01"})
+
+    assert used() == {"DC-EAST": 7}
+    clocked.bus.handle(c.CancelOrder(order_id=early, reason="customer changed their mind"))
+    assert used() == {"DC-EAST": 3}
+    clocked.bus.handle(c.CancelOrder(order_id=late, reason="too late to stop the pick"))
+    assert used() == {"DC-EAST": 3}

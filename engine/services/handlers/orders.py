@@ -281,11 +281,31 @@ def deallocate_order(cmd: c.DeallocateOrder, uow: AbstractUnitOfWork) -> dict[st
 
 
 def _release_order_stock(uow: AbstractUnitOfWork, order: Order, reason: str) -> int:
+    if OrderStatus.ALLOCATED in (order.status, order.paused_from):
+        _give_back_pick_capacity(uow, order)
     released = release_reservations(uow, uow.inventory.reservations(order_id=order.order_id),
                                     ReservationStatus.RELEASED, reason)
     for line in order.lines:
         line.allocated = 0
     return sum(x.quantity for x in released)
+
+
+def _give_back_pick_capacity(uow: AbstractUnitOfWork, order: Order) -> None:
+    """An order allocated by routing but not released to a warehouse gives its pick capacity back.
+
+    Released orders keep it: picking may have started. The units and days come from the routing
+    decision that is in force (orders allocated by hand with AllocateOrder took no capacity)."""
+    from engine.domain.routing import DecisionOutcome
+
+    decision = next((d for d in reversed(uow.routing.decisions(order.order_id))
+                     if d.outcome is DecisionOutcome.COMMITTED), None)
+    if decision is None:
+        return
+    units: dict[tuple[str, str], int] = defaultdict(int)
+    for p in decision.plan:
+        units[str(p["node"]), str(p["day"])] += int(p["quantity"])
+    for (node, day), qty in sorted(units.items()):
+        uow.routing.give_back_capacity(node, day, qty)
 
 
 def release_to_fulfillment(cmd: c.ReleaseOrderToFulfillment, uow: AbstractUnitOfWork) -> dict[str, Any]:

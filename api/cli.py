@@ -652,6 +652,23 @@ def routing_shadow(ctx: typer.Context, limit: Annotated[int, typer.Option(min=1,
     _out().print(table)
 
 
+@app.command("serve")
+def serve(ctx: typer.Context,
+          host: Annotated[str, typer.Option(help="address to listen on (keep 127.0.0.1 unless behind a proxy)")]
+          = "127.0.0.1",
+          port: Annotated[int, typer.Option(min=1, max=65535)] = 8000) -> None:
+    """Run the HTTP API over the configured database (migrated first). Ctrl-C stops it."""
+    import uvicorn
+
+    from api.http import create_api
+
+    with _running(ctx) as application:
+        console = _out()
+        console.print(Text.assemble(("Orderloom API ", "bold"), f"on http://{host}:{port} (docs at /docs) over ",
+                                    clean(_safe_url(str(application.engine.url)))))
+        uvicorn.run(create_api(application), host=host, port=port, log_level="warning")
+
+
 def main() -> None:
     """The `orderloom` console script."""
     app()

@@ -1,0 +1,46 @@
+"""HTTP API over the engine: orders, routing, inventory reads and channel intake adapters.
+
+Handlers are plain (sync) functions: FastAPI runs them in its thread pool, each command in its own unit
+of work through the message bus. Every error is the engine's typed error as JSON (see errors.py).
+Binds to 127.0.0.1 by default; authentication and per-object access control come with the access
+layer (roles for ops, customers, buyers and integrations).
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from api.http import orders, routing
+from api.http.errors import install_error_handlers
+from engine.bootstrap import App, bootstrap
+
+
+def create_api(app: App | None = None) -> FastAPI:
+    """An API over `app`, or over an engine bootstrapped from the settings for the API's lifetime."""
+
+    @asynccontextmanager
+    async def lifespan(api: FastAPI) -> AsyncIterator[None]:
+        owned = app is None
+        api.state.engine_app = app or bootstrap()
+        try:
+            yield
+        finally:
+            if owned:
+                api.state.engine_app.close()
+
+    api = FastAPI(title="Orderloom", version="0.1.0", lifespan=lifespan,
+                  description="Order management with inventory truth and optimised routing.")
+    if app is not None:
+        api.state.engine_app = app
+    install_error_handlers(api)
+
+    @api.get("/health", tags=["meta"])
+    def health() -> dict[str, str]:
+        return {"status": "ok"}
+
+    api.include_router(orders.router)
+    api.include_router(routing.router)
+    return api

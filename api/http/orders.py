@@ -1,0 +1,188 @@
+"""Orders: place (structured, with Idempotency-Key), channel adapters, read, route, explain, and lifecycle."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Body, Depends, Header, Query, status
+from pydantic import BaseModel, ConfigDict, Field, StrictInt
+
+from api.http.deps import engine_app
+from engine.bootstrap import App
+from engine.domain import commands as c
+from engine.domain.routing import DecisionOutcome, RoutingDecision
+from engine.intake.channels import MappedOrder, map_marketplace_order, map_pos_sale
+from engine.services import views
+from engine.services.routing import order_decisions
+
+router = APIRouter(tags=["orders"])
+EngineApp = Annotated[App, Depends(engine_app)]
+IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key", max_length=200)]
+RouteFlag = Annotated[bool, Query(description="route and reserve the order at once")]
+
+
+class LineIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    sku: str = Field(max_length=64)
+    quantity: StrictInt
+    unit_price: Decimal | None = Field(default=None, description="omit to use the account's or list price")
+
+
+class OrderIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    channel: str = Field(max_length=32)
+    external_id: str = Field(max_length=128)
+    ship_to: dict[str, str]
+    lines: list[LineIn] = Field(max_length=500)
+    customer_id: str | None = Field(default=None, max_length=64)
+    account_code: str | None = Field(default=None, max_length=32)
+    currency: str = Field(default="USD", max_length=3)
+    requested_delivery: datetime | None = None
+    notes: str = Field(default="", max_length=4000)
+
+
+class ReasonIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    reason: str = Field(max_length=500)
+
+
+def decision_summary(d: RoutingDecision) -> dict[str, Any]:
+    return {"decision_id": d.decision_id, "kind": d.kind.value, "attempt": d.attempt, "outcome": d.outcome.value,
+            "status": d.status, "solver": d.solver, "policy_version": d.policy_version, "cost": d.cost,
+            "shipments": d.shipments, "nodes": d.nodes, "solve_time_ms": d.solve_time_ms,
+            "created_at": d.created_at.isoformat()}
+
+
+def _accepted(app: App, order_id: str) -> dict[str, Any]:
+    """What placing answers, built from the stored state so that a replay answers the same."""
+    with app.uow(readonly=True) as uow:
+        order = views.order_view(uow, order_id)
+        decisions = uow.routing.decisions(order_id)
+    final = [d for d in decisions if d.outcome in (DecisionOutcome.COMMITTED, DecisionOutcome.FAILED)]
+    return {"order_id": order.order_id, "status": order.status, "status_reason": order.status_reason,
+            "routing": decision_summary(final[-1]) if final else None}
+
+
+def _place(app: App, cmd: c.PlaceOrder, route: bool, pickup_node: str | None = None) -> dict[str, Any]:
+    order_id = str(app.bus.handle(cmd)["order_id"])
+    with app.uow(readonly=True) as uow:
+        order = uow.orders.get(order_id)
+    if order is not None and order.status.value == "validated":
+        if pickup_node is not None:
+            app.bus.handle(c.AllocateOrder(order_id=order_id, allocations=tuple(
+                c.LineAllocation(line_no=ln.line_no, node=pickup_node, quantity=ln.quantity) for ln in order.lines)))
+        elif route:
+            app.router.route(order_id)
+    return _accepted(app, order_id)
+
+
+@router.post("/orders", status_code=status.HTTP_201_CREATED)
+def place_order(body: OrderIn, app: EngineApp, idempotency_key: IdempotencyKey = None,
+                route: RouteFlag = True) -> dict[str, Any]:
+    """Accept an order from any channel; with `route` (default) it is routed and reserved at once.
+
+    The same Idempotency-Key with the same body answers the first result; with another body, 409."""
+    cmd = c.PlaceOrder(channel=body.channel, external_id=body.external_id, ship_to=body.ship_to,
+                       lines=tuple(c.NewOrderLine(sku=ln.sku, quantity=ln.quantity, unit_price=ln.unit_price)
+                                   for ln in body.lines),
+                       customer_id=body.customer_id, account_code=body.account_code, currency=body.currency,
+                       requested_delivery=body.requested_delivery, notes=body.notes,
+                       idempotency_key=idempotency_key)
+    return _place(app, cmd, route)
+
+
+@router.post("/intake/marketplace", status_code=status.HTTP_201_CREATED, tags=["intake"])
+def marketplace_order(app: EngineApp, payload: Annotated[Any, Body()], idempotency_key: IdempotencyKey = None,
+                      route: RouteFlag = True) -> dict[str, Any]:
+    """A marketplace order feed entry (SP-API-like: AmazonOrderId, ShippingAddress, OrderItems)."""
+    mapped = map_marketplace_order(payload)
+    return _place(app, _keyed(mapped, idempotency_key), route)
+
+
+@router.post("/intake/pos", status_code=status.HTTP_201_CREATED, tags=["intake"])
+def pos_sale(app: EngineApp, payload: Annotated[Any, Body()], idempotency_key: IdempotencyKey = None,
+             route: RouteFlag = True) -> dict[str, Any]:
+    """A store POS sale: `fulfilment` ship (endless aisle, routed) or pickup (reserved in that store)."""
+    store_address = None
+    store = payload.get("store") if isinstance(payload, dict) else None
+    if isinstance(store, str) and store.isprintable() and len(store) <= 32:
+        with app.uow(readonly=True) as uow:
+            node = uow.master.get_node(store)
+        if node is not None and node.node_type.value == "store":
+            store_address = {"line1": node.name, "city": node.city, "state": node.state,
+                             "postal_code": node.postal_code, "country": "US"}
+    mapped = map_pos_sale(payload, store_address)
+    return _place(app, _keyed(mapped, idempotency_key), route, mapped.pickup_node)
+
+
+def _keyed(mapped: MappedOrder, key: str | None) -> c.PlaceOrder:
+    if key is None:
+        return mapped.command
+    from dataclasses import replace
+
+    return replace(mapped.command, idempotency_key=key)
+
+
+@router.get("/orders/{order_id}")
+def get_order(order_id: str, app: EngineApp) -> dict[str, Any]:
+    with app.uow(readonly=True) as uow:
+        return views.order_view(uow, order_id).to_dict()
+
+
+@router.post("/orders/{order_id}/route", tags=["routing"])
+def route_order(order_id: str, app: EngineApp) -> dict[str, Any]:
+    """Route a validated order: commit the best plan, or send it to exception with the reasons."""
+    return app.router.route(order_id).to_dict()
+
+
+@router.get("/orders/{order_id}/decisions", tags=["routing"])
+def get_decisions(order_id: str, app: EngineApp,
+                  text: Annotated[bool, Query(description="include the explanation as text")] = False
+                  ) -> list[dict[str, Any]]:
+    """Every routing decision of the order with its plan, explanation and shadow baselines."""
+    with app.uow(readonly=True) as uow:
+        decisions = order_decisions(uow, order_id)
+    out = []
+    for d in decisions:
+        explanation = dict(d.explanation)
+        if not text:
+            explanation.pop("text", None)
+        out.append({**decision_summary(d), "plan": d.plan, "baselines": d.baselines, "explanation": explanation})
+    return out
+
+
+def _lifecycle(app: App, cmd: c.Command) -> dict[str, Any]:
+    result: dict[str, Any] = app.bus.handle(cmd)
+    return result
+
+
+@router.post("/orders/{order_id}/release")
+def release(order_id: str, app: EngineApp) -> dict[str, Any]:
+    return _lifecycle(app, c.ReleaseOrderToFulfillment(order_id=order_id))
+
+
+@router.post("/orders/{order_id}/cancel")
+def cancel(order_id: str, body: ReasonIn, app: EngineApp) -> dict[str, Any]:
+    return _lifecycle(app, c.CancelOrder(order_id=order_id, reason=body.reason))
+
+
+@router.post("/orders/{order_id}/hold")
+def hold(order_id: str, body: ReasonIn, app: EngineApp) -> dict[str, Any]:
+    return _lifecycle(app, c.HoldOrder(order_id=order_id, reason=body.reason))
+
+
+@router.post("/orders/{order_id}/resume")
+def resume(order_id: str, body: ReasonIn, app: EngineApp,
+           to_validated: Annotated[bool, Query(description="give the stock back and route again")] = False
+           ) -> dict[str, Any]:
+    return _lifecycle(app, c.ResumeOrder(order_id=order_id, reason=body.reason, to_validated=to_validated))
+
+
+@router.get("/inventory/atp/{sku}", tags=["inventory"])
+def atp(sku: str, app: EngineApp, channel: str | None = None) -> dict[str, Any]:
+    with app.uow(readonly=True) as uow:
+        return views.available_to_promise(uow, sku, channel).to_dict()
+
+

@@ -652,6 +652,55 @@ def routing_shadow(ctx: typer.Context, limit: Annotated[int, typer.Option(min=1,
     _out().print(table)
 
 
+# -- delivery promise ------------------------------------------------------------------------------
+
+def _basket(items: list[str]) -> list[object]:
+    """SKU:QTY arguments as (sku, quantity) pairs. Anything malformed goes on as typed, so the engine's
+    check names every bad line at once."""
+    lines: list[object] = []
+    for item in items:
+        sku, sep, qty = item.rpartition(":")
+        if not sep or not sku:
+            lines.append(item)
+        else:
+            lines.append((sku, int(qty) if INTEGER.match(qty.strip()) else qty))
+    return lines
+
+
+@app.command("promise")
+def promise_command(ctx: typer.Context,
+                    items: Annotated[list[str], typer.Argument(metavar="SKU:QTY...", help="the basket")],
+                    to: Annotated[str, typer.Option("--to", metavar="ZIP", help="destination ZIP code")],
+                    country: Annotated[str, typer.Option("--country", help="destination country")] = "US",
+                    channel: Annotated[str | None, typer.Option("--channel", help="promise for this channel "
+                                                                "(its priority, B2B nodes and caps)")] = None,
+                    as_json: JsonFlag = False) -> None:
+    """Earliest delivery date per service level for a basket, with the nodes and a confidence."""
+    with _running(ctx) as application:
+        result = application.promiser.promise(_basket(items), to, country, channel)
+    if as_json:
+        _echo_json(result.model_dump(mode="json"))
+        return
+    console = _out()
+    table = Table(title=Text.assemble("Delivery promise to ZIP3 ", (clean(result.destination), "bold"), " as of ",
+                                      result.as_of.strftime("%Y-%m-%d %H:%M UTC")), title_justify="left")
+    for col in ("service", "delivers", "confidence", "ships from", "why not"):
+        table.add_column(col, justify="right" if col == "confidence" else "left")
+    earliest = result.earliest
+    for o in result.options:
+        if not o.possible:
+            why = "; ".join(f"line {r.line_no} {r.sku}: {r.code} ({r.detail})" for r in o.reasons)
+            table.add_row(_t(o.service_level), Text("not possible", style="red"), "", "", _t(why))
+            continue
+        ships = ", ".join(f"{s.node} via {s.carrier} on {s.ship_date:%a %m-%d} "
+                          f"({sum(x.quantity for x in s.lines)} u)" for s in o.shipments)
+        assert o.delivery_date is not None
+        style = "bold green" if o is earliest else ""
+        table.add_row(_t(o.service_level, style), Text(f"{o.delivery_date:%a %Y-%m-%d}", style=style),
+                      f"{(o.confidence or 0) * 100:.1f}%", _t(ships), "")
+    console.print(table)
+
+
 @app.command("serve")
 def serve(ctx: typer.Context,
           host: Annotated[str, typer.Option(help="address to listen on (keep 127.0.0.1 unless behind a proxy)")]

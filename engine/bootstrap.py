@@ -12,6 +12,7 @@ from engine.adapters.migrate import ensure_schema
 from engine.adapters.outbox import OutboxRelay
 from engine.adapters.unit_of_work import SqlUnitOfWork
 from engine.services.messagebus import MessageBus
+from engine.services.promise import DeliveryPromiser
 from engine.services.routing import OrderRouter
 from engine.services.unit_of_work import Clock, utc_now
 from engine.settings import Settings, get_settings
@@ -26,6 +27,7 @@ class App:
     relay: OutboxRelay
     clock: Clock
     router: OrderRouter
+    promiser: DeliveryPromiser
     closers: list[Callable[[], None]] = field(default_factory=list)
 
     def uow(self, *, readonly: bool = False) -> SqlUnitOfWork:
@@ -62,4 +64,7 @@ def bootstrap(settings: Settings | None = None, *, database_url: str | None = No
         return SqlUnitOfWork(engine, clock, readonly=readonly)
 
     router = OrderRouter(any_uow, bus.handle)
-    return App(engine=engine, bus=bus, relay=relay, clock=clock, router=router, closers=closers)
+    promiser = DeliveryPromiser(any_uow)
+    promiser.watch(bus)  # this process's own network changes drop the promise's cache at once
+    return App(engine=engine, bus=bus, relay=relay, clock=clock, router=router, promiser=promiser,
+               closers=closers)

@@ -239,6 +239,11 @@ class SqlMasterDataRepository(MasterDataRepository):
         return [Lane(r["carrier"], ServiceLevel(r["service"]), r["origin_node"], r["dest_prefix"], r["zone"],
                      r["transit_days"]) for r in rows]
 
+    # Delivery promise
+    def sku_flags(self, codes: Iterable[str]) -> dict[str, tuple[bool, bool]]:
+        rows = self.conn.execute(_PROMISE_SKU_FLAGS, {"k_skus": sorted(set(codes))})
+        return {r[0]: (bool(r[1]), bool(r[2])) for r in rows}
+
 
 _B = t.stock_balances
 _R = t.reservations
@@ -461,6 +466,17 @@ class SqlInventoryRepository(InventoryRepository):
                               aware(r["occurred_at"]), r["reference"], r["reason"])  # type: ignore[arg-type]
                 for r in rows]
 
+    # Delivery promise
+    def balances_for_basket(self, skus: Iterable[str]) -> list[StockBalance]:
+        rows = self.conn.execute(_PROMISE_BALANCES, {"k_skus": sorted(set(skus))}).mappings()
+        return [_balance(r) for r in rows]
+
+    def pick_units_committed(self, days: dict[str, str]) -> dict[str, int]:
+        if not days:
+            return {}
+        rows = self.conn.execute(_PROMISE_PICKS, {"k_nodes": sorted(days), "k_days": sorted(set(days.values()))})
+        return {r[0]: int(r[2]) for r in rows if days.get(r[0]) == r[1]}
+
 
 class SqlOrderRepository(OrderRepository):
     def __init__(self, conn: Connection, *, lock_rows: bool = False) -> None:
@@ -573,3 +589,12 @@ class SqlIdempotencyRepository(IdempotencyRepository):
         self.conn.execute(insert(t.idempotency_keys).values(
             key=key, command=stored.command, request_hash=stored.request_hash, response=stored.response,
             created_at=at))
+
+
+# Delivery promise: a checkout asks for a basket's SKUs at once; the statements are built once.
+_PROMISE_SKU_FLAGS = select(t.skus.c.sku, t.skus.c.hazmat, t.skus.c.active).where(
+    t.skus.c.sku.in_(bindparam("k_skus", expanding=True)))
+_PROMISE_BALANCES = select(_B).where(_B.c.sku.in_(bindparam("k_skus", expanding=True)))
+_PROMISE_PICKS = select(t.node_day_usage.c.node, t.node_day_usage.c.day, t.node_day_usage.c.used).where(
+    t.node_day_usage.c.node.in_(bindparam("k_nodes", expanding=True)),
+    t.node_day_usage.c.day.in_(bindparam("k_days", expanding=True)))

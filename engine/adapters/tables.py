@@ -105,6 +105,7 @@ lanes = Table(
     # Share of this lane's shipments delivered on time (from tracking history; a planning default until then).
     Column("on_time_probability", Numeric(5, 4), nullable=False, server_default="0.95"),
     CheckConstraint("on_time_probability >= 0 AND on_time_probability <= 1", name="on_time_range"),
+    Index("ix_lanes_dest_prefix", "dest_prefix"),  # routing and the promise read the lanes into one ZIP3
 )
 
 # Published-style rate card per carrier service and zone: `brackets` is [[max_weight_kg, price], ...] in

@@ -85,6 +85,16 @@ class MasterDataRepository(abc.ABC):
     @abc.abstractmethod
     def upsert_lanes(self, lanes: Sequence[Lane]) -> int: ...
 
+    # Delivery promise
+    def sku_flags(self, codes: Iterable[str]) -> dict[str, tuple[bool, bool]]:
+        """(hazmat, active) of each SKU among `codes` that exists. Adapters override this with one query."""
+        found: dict[str, tuple[bool, bool]] = {}
+        for code in set(codes):
+            item = self.get_sku(code)
+            if item is not None:
+                found[code] = (item.hazmat, item.active)
+        return found
+
 
 @dataclass(frozen=True)
 class LedgerTotals:
@@ -170,6 +180,16 @@ class InventoryRepository(abc.ABC):
 
     @abc.abstractmethod
     def movements(self, sku: str, node: str, limit: int = 100) -> list[StockMovement]: ...
+
+    # Delivery promise
+    def balances_for_basket(self, skus: Iterable[str]) -> list[StockBalance]:
+        """Every balance row of the given SKUs. Adapters override this with one query."""
+        return [b for sku in sorted(set(skus)) for b in self.balances_for_sku(sku)]
+
+    def pick_units_committed(self, days: dict[str, str]) -> dict[str, int]:
+        """Units of pick capacity committed per node on its local day (node -> 'YYYY-MM-DD'), as the router
+        counts them. Adapters that keep no such counter report none."""
+        return {}
 
 
 class OrderRepository(abc.ABC):

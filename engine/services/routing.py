@@ -14,14 +14,17 @@ fixed-priority and nearest-with-stock rules would have done and cost on the same
 Mapping from the database to a `RoutingInstance`:
 - lines: open units of every line (quantity - shipped - cancelled); weight and hazmat from the SKU.
 - nodes: active nodes; `capacity_left` = daily pick capacity - units committed today (node local day, the
-  `node_day_usage` counter); `days_to_ship` 0 before the node's local cutoff, else 1; handling cost per
-  shipment from the node.
+  `node_day_usage` counter); `days_to_ship` = carrier delivery days until the node's ship date (today
+  before its local cutoff on a pickup day, else the next pickup day: the delivery promise's calendar,
+  `engine.routing.promise.PromiseCalendar`); handling cost per shipment from the node.
 - stock: what a reservation by this channel could take now (`StockBalance.available_for(priority)`: on
   hand - reserved - safety stock, and protected units for non-priority channels). A channel cap on a SKU
   is a total across nodes; a cap too small for the order is an infeasibility reason before solving.
 - services: the lanes from each node to the destination's ZIP3 with their rate card for the lane's zone
   and their on-time probability. A lane without a rate card is left out and named in the explanation.
-- deadline: days from today to the order's requested delivery date, else the policy's default.
+- deadline: carrier delivery days from today to the order's requested delivery date, else the policy's
+  default (in the same unit: transit times count delivery days, so ship day + transit <= deadline is the
+  promise's own "delivered by" test).
 - b2b: EDI and email channels, or an order with a B2B account; ship-complete from the account.
 """
 
@@ -31,7 +34,7 @@ import dataclasses
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -59,6 +62,7 @@ from engine.routing.instance import (
     ServiceOption,
     StockPosition,
 )
+from engine.routing.promise import PromiseCalendar
 from engine.routing.solver import SourcingSolver
 from engine.services.handlers.checks import new_id
 from engine.services.handlers.routing import policy_from_record
@@ -67,6 +71,7 @@ from engine.services.unit_of_work import AbstractUnitOfWork
 log = logging.getLogger(__name__)
 
 B2B_KINDS = (ChannelKind.B2B_EDI, ChannelKind.EMAIL)
+DEFAULT_CALENDAR = PromiseCalendar()
 NODE_TYPE_PRIORITY = {"warehouse": 0, "3pl": 1, "store": 2}
 # Commit failures that mean "the world moved under the decision": decide again on fresh data.
 RACE_CODES = frozenset({e.InsufficientStock.code, e.ChannelCapExceeded.code, e.NodeCapacityExceeded.code,
@@ -106,8 +111,18 @@ def destination_prefix(order: Order) -> str | None:
     return digits[:3]
 
 
+def delivery_days_between(calendar: PromiseCalendar, start: date, end: date) -> int:
+    """Carrier delivery days after `start` up to and including `end` (0 when `end` <= `start`)."""
+    days, day = 0, start
+    while day < end and days < 366:
+        day += timedelta(days=1)
+        days += calendar.is_delivery_day(day)
+    return days
+
+
 def build_context(uow: AbstractUnitOfWork, order: Order, policy: RoutingPolicy, *,
-                  include_own_reservations: bool = False) -> RoutingContext:
+                  include_own_reservations: bool = False,
+                  calendar: PromiseCalendar = DEFAULT_CALENDAR) -> RoutingContext:
     """Read everything one decision needs. `include_own_reservations` counts the order's active
     reservations (and the pick capacity they took) as available again, for re-optimisation."""
     now = uow.now()
@@ -137,10 +152,15 @@ def build_context(uow: AbstractUnitOfWork, order: Order, policy: RoutingPolicy, 
     nodes = [n for n in uow.master.list_nodes() if n.active]
     days: dict[str, str] = {}
     days_to_ship: dict[str, int] = {}
+    today = now.date()
     for n in nodes:
         local = now.astimezone(ZoneInfo(n.timezone))
         days[n.code] = local.date().isoformat()
-        days_to_ship[n.code] = 0 if local.time() < n.cutoff_local else 1
+        # The delivery promise's own rule (cutoff in the node's zone, next pickup day after it), counted in
+        # carrier delivery days from today, the unit of transit times and of the deadline below.
+        ships = local.date() if calendar.is_pickup_day(local.date()) and local.time() < n.cutoff_local \
+            else calendar.next_pickup_day(local.date())
+        days_to_ship[n.code] = delivery_days_between(calendar, today, ships)
     used = uow.routing.capacity_used(days)
     routing_nodes = [RoutingNode(code=n.code, node_type=n.node_type.value, ship_from_enabled=n.ship_from_enabled,
                                  hazmat_capable=n.hazmat_capable, b2b_only=n.b2b_only,
@@ -193,7 +213,7 @@ def build_context(uow: AbstractUnitOfWork, order: Order, policy: RoutingPolicy, 
                 for s, n, credit in uow.routing.markdown_risks({ln.sku for ln in lines}, now) if n in active_codes]
     account = uow.master.get_account(order.account_code) if order.account_code else None
     if order.requested_delivery is not None:
-        deadline = max(0, (order.requested_delivery.date() - now.date()).days)
+        deadline = delivery_days_between(calendar, today, order.requested_delivery.date())
     else:
         deadline = policy.default_deadline_days
     instance = RoutingInstance(

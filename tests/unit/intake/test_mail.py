@@ -65,8 +65,9 @@ def test_quoted_replies_are_separated_from_the_new_text() -> None:
 
 
 def test_forwarded_messages_keep_their_sender_and_text() -> None:
-    body = ("FYI - please process.\n\n---------- Forwarded message ---------\nFrom: Ana Silva <ana@pinecrestmerc.example>\n"
-            "Date: Mon, Nov 23, 2026\nSubject: PO 9912\nTo: sales@x.example\n\nPlease ship 4 cases of HOM-0002.\n")
+    body = ("FYI - please process.\n\n---------- Forwarded message ---------\n"
+            "From: Ana Silva <ana@pinecrestmerc.example>\nDate: Mon, Nov 23, 2026\nSubject: PO 9912\n"
+            "To: sales@x.example\n\nPlease ship 4 cases of HOM-0002.\n")
     parsed = parse_email(message(body).as_bytes())
     assert parsed.body == "FYI - please process."
     [fw] = parsed.forwarded

@@ -21,6 +21,15 @@ class Settings(BaseSettings):
                                   description="default lifetime of a checkout hold")
     nats_url: str | None = Field(default=None,
                                  description="publish domain events to NATS JetStream, e.g. nats://127.0.0.1:4222")
+    llm: str = Field(default="local", pattern="^(local|openai|fake)$",
+                     description="language model for the agents: local (bundled Qwen2.5-Coder-1.5B through "
+                                 "llama.cpp), openai (any OpenAI-compatible endpoint), fake (scripted, tests)")
+    llm_base_url: str | None = Field(default=None, description="OpenAI-compatible endpoint for llm=openai "
+                                                                "(vLLM, Ollama, LM Studio); default api.openai.com")
+    llm_model: str = Field(default="gpt-4o-mini", description="model name for llm=openai")
+    llm_port: int = Field(default=8765, ge=1024, le=65535, description="port of the bundled local model server")
+    model_cache_dir: Path = Field(default=Path.home() / ".cache" / "orderloom" / "models",
+                                  description="where the bundled model's weights are assembled once")
     realworld_dir: Path = Field(default=Path("../shared/realworld"),
                                 description="folder of third-party EDI, address and retail samples (tests)")
 

@@ -385,6 +385,10 @@ class FakeMasterDataRepository(MasterDataRepository):
         _no_nul(email)
         return next((x.customer_id for x in self.s.customers.values() if x.email == email), None)
 
+    def account_codes_by_email_domain(self, domain: str) -> list[str]:
+        wanted = domain.strip().lower()
+        return sorted(a.code for a in self.s.accounts.values() if wanted in {d.lower() for d in a.email_domains})
+
     # -- carriers and lanes
     def upsert_carrier(self, carrier: Carrier) -> bool:
         _varchar("carriers.code", carrier.code, 32)

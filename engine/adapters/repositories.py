@@ -211,6 +211,12 @@ class SqlMasterDataRepository(MasterDataRepository):
             t.customers.c.email == email).limit(1)).scalar()
         return customer_id
 
+    def account_codes_by_email_domain(self, domain: str) -> list[str]:
+        # Accounts are few (B2B customers); their domain lists are JSON, compared here on both databases.
+        wanted = domain.strip().lower()
+        rows = self.conn.execute(select(t.accounts.c.code, t.accounts.c.email_domains).order_by(t.accounts.c.code))
+        return [code for code, domains in rows if wanted in {str(d).lower() for d in domains or []}]
+
     # -- carriers and lanes
     def upsert_carrier(self, carrier: Carrier) -> bool:
         created = not self.carrier_exists(carrier.code)

@@ -77,6 +77,10 @@ class MasterDataRepository(abc.ABC):
         """The id of the customer with exactly this stored email (unique, stored lower-cased), or None."""
 
     @abc.abstractmethod
+    def account_codes_by_email_domain(self, domain: str) -> list[str]:
+        """Codes of the accounts that list `domain` (lower-case) among their email domains."""
+
+    @abc.abstractmethod
     def upsert_carrier(self, carrier: Carrier) -> bool: ...
 
     @abc.abstractmethod

@@ -1,0 +1,1 @@
+"""The intake agent: reads order emails into validated order drafts. It has no tool that changes state."""

@@ -11,6 +11,7 @@ from engine.adapters.database import create_db_engine
 from engine.adapters.migrate import ensure_schema
 from engine.adapters.outbox import OutboxRelay
 from engine.adapters.unit_of_work import SqlUnitOfWork
+from engine.services.intake import IntakeDesk
 from engine.services.messagebus import MessageBus
 from engine.services.promise import DeliveryPromiser
 from engine.services.routing import OrderRouter
@@ -28,6 +29,7 @@ class App:
     clock: Clock
     router: OrderRouter
     promiser: DeliveryPromiser
+    intake: IntakeDesk
     closers: list[Callable[[], None]] = field(default_factory=list)
 
     def uow(self, *, readonly: bool = False) -> SqlUnitOfWork:
@@ -66,5 +68,6 @@ def bootstrap(settings: Settings | None = None, *, database_url: str | None = No
     router = OrderRouter(any_uow, bus.handle)
     promiser = DeliveryPromiser(any_uow)
     promiser.watch(bus)  # this process's own network changes drop the promise's cache at once
-    return App(engine=engine, bus=bus, relay=relay, clock=clock, router=router, promiser=promiser,
+    intake = IntakeDesk(bus.handle, router.route)
+    return App(engine=engine, bus=bus, relay=relay, clock=clock, router=router, promiser=promiser, intake=intake,
                closers=closers)

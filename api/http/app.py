@@ -10,16 +10,20 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import FastAPI
 
-from api.http import orders, routing
+from api.http import intake, orders, routing
 from api.http.errors import install_error_handlers
 from engine.bootstrap import App, bootstrap
 
 
-def create_api(app: App | None = None) -> FastAPI:
-    """An API over `app`, or over an engine bootstrapped from the settings for the API's lifetime."""
+def create_api(app: App | None = None, *, intake_model: Any = None) -> FastAPI:
+    """An API over `app`, or over an engine bootstrapped from the settings for the API's lifetime.
+
+    `intake_model` is the chat model of the intake agent (default: the configured one, started on first use).
+    """
 
     @asynccontextmanager
     async def lifespan(api: FastAPI) -> AsyncIterator[None]:
@@ -35,6 +39,7 @@ def create_api(app: App | None = None) -> FastAPI:
                   description="Order management with inventory truth and optimised routing.")
     if app is not None:
         api.state.engine_app = app
+    api.state.intake_model = intake_model
     install_error_handlers(api)
 
     @api.get("/health", tags=["meta"])
@@ -43,4 +48,5 @@ def create_api(app: App | None = None) -> FastAPI:
 
     api.include_router(orders.router)
     api.include_router(routing.router)
+    api.include_router(intake.router)
     return api

@@ -12,6 +12,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     Numeric,
     String,
@@ -380,4 +381,25 @@ audit_log = Table(
     Column("entity_id", String(128), nullable=False),
     Column("detail", JSON, nullable=False),
     Index("ix_audit_log_entity", "entity", "entity_id", "at"),
+)
+
+# Every document that arrived through intake (email, EDI interchange/set, API payload), once per reference
+# (Message-ID; ISA13/GS06/ST02; request key): what it became and why, so nothing accepted is ever lost.
+intake_documents = Table(
+    "intake_documents", metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("source", String(16), nullable=False),
+    Column("reference", String(200), nullable=False),
+    Column("received_at", TS, nullable=False),
+    Column("sender", String(254), nullable=False, default=""),
+    Column("subject", String(300), nullable=False, default=""),
+    Column("raw", LargeBinary, nullable=False),
+    Column("kind", String(16), nullable=False, default="unknown"),
+    Column("status", String(16), nullable=False),
+    Column("draft", JSON, nullable=True),
+    Column("problems", JSON, nullable=False, default=list),
+    Column("order_id", BigId, ForeignKey("orders.id"), nullable=True),
+    Column("updated_at", TS, nullable=False),
+    UniqueConstraint("source", "reference", name="uq_intake_documents_source_reference"),
+    Index("ix_intake_documents_status", "status", "received_at"),
 )

@@ -8,6 +8,7 @@ from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 
 from engine.adapters.database import READ_ONLY
+from engine.adapters.intake_repository import SqlIntakeRepository
 from engine.adapters.outbox import SqlOutboxWriter
 from engine.adapters.repositories import (
     SqlIdempotencyRepository,
@@ -44,6 +45,7 @@ class SqlUnitOfWork(AbstractUnitOfWork):
         self.idempotency = SqlIdempotencyRepository(self._conn)
         self.outbox = SqlOutboxWriter(self._conn)
         self.routing = SqlRoutingRepository(self._conn)
+        self.intake = SqlIntakeRepository(self._conn)
 
     def _commit(self) -> None:
         assert self._conn is not None

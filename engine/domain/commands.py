@@ -377,3 +377,28 @@ class RecordRoutingDecision(Command):
     order_id: str
     decision: object
     flag_reason: str | None = None
+
+
+# -- intake ----------------------------------------------------------------------------------------
+
+@dataclass(frozen=True, kw_only=True)
+class ReceiveIntakeDocument(Command):
+    """Store an arrived document once per (source, reference); a repeat answers the stored one."""
+
+    source: str
+    reference: str
+    raw: bytes
+    sender: str = ""
+    subject: str = ""
+
+
+@dataclass(frozen=True, kw_only=True)
+class SettleIntakeDocument(Command):
+    """Record what a document became: an order, a draft for review, a non-order, or a rejection."""
+
+    document_id: str
+    status: str
+    kind: str = "unknown"
+    draft: dict[str, object] | None = None
+    problems: tuple[dict[str, object], ...] = ()
+    order_id: str | None = None

@@ -258,3 +258,21 @@ class RoutingPolicyChanged(Event):
     @property
     def aggregate_id(self) -> str:
         return str(self.policy_version)
+
+
+# -- intake ----------------------------------------------------------------------------------------
+
+@dataclass(frozen=True, kw_only=True)
+class IntakeDocumentSettled(Event):
+    event_type: ClassVar[str] = "intake.document_settled"
+    aggregate: ClassVar[str] = "intake_document"
+    document_id: str
+    source: str
+    status: str
+    kind: str
+    order_id: str | None
+    problem_codes: tuple[str, ...]
+
+    @property
+    def aggregate_id(self) -> str:
+        return self.document_id

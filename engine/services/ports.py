@@ -12,6 +12,7 @@ from typing import Any
 from engine.domain.catalog import Sku
 from engine.domain.channels import Channel, ChannelCap
 from engine.domain.customers import B2BAccount, Customer, PriceList
+from engine.domain.intake import IntakeDocument
 from engine.domain.inventory import Reservation, StockBalance, StockMovement
 from engine.domain.network import Carrier, FulfillmentNode, Lane
 from engine.domain.orders import Order
@@ -334,3 +335,27 @@ class RoutingRepository(abc.ABC):
 
     @abc.abstractmethod
     def audit(self, entity: str, entity_id: str | None = None, limit: int = 100) -> list[AuditEntry]: ...
+
+
+class IntakeRepository(abc.ABC):
+    """Arrived documents, unique by (source, reference)."""
+
+    @abc.abstractmethod
+    def find(self, source: str, reference: str) -> IntakeDocument | None: ...
+
+    @abc.abstractmethod
+    def get(self, document_id: str) -> IntakeDocument | None: ...
+
+    @abc.abstractmethod
+    def add(self, document: IntakeDocument, raw: bytes) -> str:
+        """Insert and return the new id (a concurrent insert of the same reference raises a unique error)."""
+
+    @abc.abstractmethod
+    def save(self, document: IntakeDocument) -> None: ...
+
+    @abc.abstractmethod
+    def raw(self, document_id: str) -> bytes | None: ...
+
+    @abc.abstractmethod
+    def list(self, status: str | None = None, limit: int = 100) -> list[IntakeDocument]:
+        """Newest first."""

@@ -11,6 +11,7 @@ from engine.domain.channels import Channel, ChannelCap
 from engine.domain.events import Event
 from engine.services.ports import (
     IdempotencyRepository,
+    IntakeRepository,
     InventoryRepository,
     MasterDataRepository,
     OrderRepository,
@@ -36,6 +37,7 @@ class AbstractUnitOfWork(abc.ABC):
     orders: OrderRepository
     idempotency: IdempotencyRepository
     routing: RoutingRepository
+    intake: IntakeRepository
     outbox: OutboxWriter
 
     def __init__(self, clock: Clock = utc_now) -> None:

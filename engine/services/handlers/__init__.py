@@ -6,7 +6,7 @@ from collections.abc import Callable
 from typing import Any
 
 from engine.domain import commands as c
-from engine.services.handlers import inventory, master_data, orders, routing
+from engine.services.handlers import intake, inventory, master_data, orders, routing
 from engine.services.unit_of_work import AbstractUnitOfWork
 
 Handler = Callable[[Any, AbstractUnitOfWork], Any]
@@ -49,4 +49,6 @@ COMMAND_HANDLERS: dict[type[c.Command], Handler] = {
     c.ActivateRoutingPolicy: routing.activate_routing_policy,
     c.CommitRouting: routing.commit_routing,
     c.RecordRoutingDecision: routing.record_routing_decision,
+    c.ReceiveIntakeDocument: intake.receive_intake_document,
+    c.SettleIntakeDocument: intake.settle_intake_document,
 }

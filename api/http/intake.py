@@ -1,0 +1,92 @@
+"""Intake over HTTP: raw order emails through the intake agent, and the documents' outcomes."""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query, Request, Response, status
+
+from api.http.deps import engine_app
+from engine.bootstrap import App
+from engine.domain import errors as e
+from engine.domain.errors import Problem
+from engine.intake.mail import MAX_EMAIL_BYTES, EmailUnreadable, parse_email
+
+router = APIRouter(prefix="/intake", tags=["intake"])
+EngineApp = Annotated[App, Depends(engine_app)]
+
+
+def _agent(request: Request) -> Any:
+    """The intake agent, built on first use with the configured model (the local model starts then)."""
+    agent = getattr(request.app.state, "intake_agent", None)
+    if agent is None:
+        from agents.intake.graph import IntakeAgent
+        from agents.llm import chat_model
+        from tools.intake import IntakeLookups
+
+        model = getattr(request.app.state, "intake_model", None) or chat_model()
+        agent = IntakeAgent(model, IntakeLookups(request.app.state.engine_app.uow))
+        request.app.state.intake_agent = agent
+    return agent
+
+
+@router.post("/email", status_code=status.HTTP_201_CREATED)
+async def intake_email(request: Request, response: Response) -> dict[str, Any]:
+    """A raw RFC 822 message (body as sent, any content type). The same Message-ID twice answers the first
+    outcome (200) and never creates a second order. Unreadable input is stored as rejected (422)."""
+    app: App = request.app.state.engine_app
+    raw = await request.body()
+    if len(raw) > MAX_EMAIL_BYTES:
+        raise e.ValidationFailed("the email is too large", problems=[
+            Problem("email.too_large", "message", f"at most {MAX_EMAIL_BYTES:,} bytes", "send smaller attachments")])
+    try:
+        parsed = parse_email(raw)
+        reference, sender, subject = parsed.message_id or _digest(raw), parsed.sender, parsed.subject
+    except EmailUnreadable as err:
+        stored = app.intake.receive("email", _digest(raw), raw)
+        if not stored["duplicate"]:
+            app.intake.reject(stored["document_id"], err)
+        raise
+    from starlette.concurrency import run_in_threadpool
+
+    return await run_in_threadpool(_settle, request, response, raw, reference, sender, subject)
+
+
+def _settle(request: Request, response: Response, raw: bytes, reference: str, sender: str,
+            subject: str) -> dict[str, Any]:
+    app: App = request.app.state.engine_app
+    stored = app.intake.receive("email", reference, raw, sender, subject)
+    if stored["duplicate"] or stored["status"] != "received":
+        response.status_code = status.HTTP_200_OK
+        return {**stored, "duplicate": True}
+    result = _agent(request).run(raw)
+    outcome = app.intake.settle(stored["document_id"], result.draft)
+    return {**outcome.to_dict(), "touchless": result.draft.touchless, "timings": result.timings}
+
+
+def _digest(raw: bytes) -> str:
+    return "sha256:" + hashlib.sha256(raw).hexdigest()
+
+
+@router.get("/documents")
+def documents(app: EngineApp, status_filter: Annotated[str | None, Query(alias="status", max_length=16)] = None,
+              limit: Annotated[int, Query(ge=1, le=1000)] = 100) -> list[dict[str, Any]]:
+    with app.uow(readonly=True) as uow:
+        docs = uow.intake.list(status_filter, limit)
+    return [{"document_id": d.document_id, "source": d.source, "reference": d.reference, "status": d.status.value,
+             "kind": d.kind, "sender": d.sender, "subject": d.subject, "order_id": d.order_id,
+             "received_at": d.received_at.isoformat(), "problems": d.problems} for d in docs]
+
+
+@router.get("/documents/{document_id}")
+def document(document_id: str, app: EngineApp) -> dict[str, Any]:
+    with app.uow(readonly=True) as uow:
+        doc = uow.intake.get(document_id) if document_id.isdigit() else None
+    if doc is None:
+        raise e.NotFound(f"intake document {document_id!r} does not exist", problems=[
+            Problem("intake.unknown_document", "document_id", "no such document", "use an id from /intake/documents")])
+    return {"document_id": doc.document_id, "source": doc.source, "reference": doc.reference,
+            "status": doc.status.value, "kind": doc.kind, "sender": doc.sender, "subject": doc.subject,
+            "order_id": doc.order_id, "received_at": doc.received_at.isoformat(), "problems": doc.problems,
+            "draft": doc.draft}

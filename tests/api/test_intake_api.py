@@ -1,0 +1,97 @@
+"""POST /intake/email end to end with a scripted model: order, duplicate, review, non-order, rejection."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import func, select
+
+from agents.llm.fake import ScriptedChatModel
+from api.http import create_api
+from engine.adapters import tables as t
+from engine.bootstrap import App, bootstrap
+from engine.domain import commands as c
+from engine.domain.channels import ChannelKind
+from engine.domain.customers import Tier
+from tests.agents.test_intake_agent import ORDER, email, extraction
+from tests.integration.helpers import StepClock
+from tests.integration.test_routing_service import build
+
+
+@pytest.fixture
+def client(database_url: str) -> Iterator[tuple[TestClient, App, ScriptedChatModel]]:
+    app = bootstrap(database_url=database_url, migrate=False, clock=StepClock())
+    build(app.bus, stock={("SKU-A", "DC-EAST"): 50})
+    app.bus.handle(c.UpsertChannel(code="email", name="Email", kind=ChannelKind.EMAIL, priority=True))
+    app.bus.handle(c.UpsertLanes(lanes=(("CAR", "ground", "DC-EAST", "606", 8, 5, 0.95),)))  # to Chicago
+    app.bus.handle(c.UpsertPriceList(code="PL-LAKE", currency="USD", prices={"SKU-A": Decimal("18.00")}))
+    app.bus.handle(c.UpsertAccount(code="ACC-LAKE", name="Lakeshore", tier=Tier.GOLD, price_list_code="PL-LAKE",
+                                   credit_limit=Decimal("50000"), email_domains=("lakeshorehome.example",)))
+    model = ScriptedChatModel()
+    with TestClient(create_api(app, intake_model=model)) as http:
+        yield http, app, model
+    app.close()
+
+
+def orders(app: App) -> int:
+    with app.engine.connect() as conn:
+        return int(conn.execute(select(func.count()).select_from(t.orders)).scalar_one())
+
+
+def post(http: TestClient, raw: bytes) -> Any:
+    return http.post("/intake/email", content=raw, headers={"content-type": "message/rfc822"})
+
+
+def test_a_touchless_email_becomes_a_routed_order_once(client: tuple[TestClient, App, ScriptedChatModel]) -> None:
+    http, app, model = client
+    model.responses.append(extraction())
+    first = post(http, email(ORDER))
+    assert first.status_code == 201, first.text
+    body = first.json()
+    assert body["status"] == "accepted" and body["touchless"] and body["order_status"] == "allocated"
+    order = http.get(f"/orders/{body['order_id']}").json()
+    assert order["channel"] == "email" and order["external_id"] == "PO-7781" and order["account_code"] == "ACC-LAKE"
+    again = post(http, email(ORDER))
+    assert again.status_code == 200 and again.json()["duplicate"] and again.json()["order_id"] == body["order_id"]
+    assert orders(app) == 1 and len(model.calls) == 1  # the repeat never reached the model
+    # The same PO under another Message-ID is not a second order: it waits for a person.
+    model.responses.append(extraction())
+    resent = post(http, email(ORDER, msgid="<resend@lakeshorehome.example>")).json()
+    assert resent["status"] == "needs_review" and resent["problems"][0]["code"] == "order.duplicate_external_id"
+    assert orders(app) == 1
+    listed = http.get("/intake/documents", params={"status": "needs_review"}).json()
+    assert [d["document_id"] for d in listed] == [resent["document_id"]]
+
+
+def test_a_doubtful_email_waits_for_review_with_the_field(client: tuple[TestClient, App, ScriptedChatModel]) -> None:
+    http, app, model = client
+    model.responses.append(extraction(po_number=""))
+    body = post(http, email("send 12 x SKU-A to 400 Harbor Dr, Chicago, IL 60601")).json()
+    assert body["status"] == "needs_review" and not body["touchless"] and orders(app) == 0
+    assert "po_number" in {p["field"] for p in body["problems"]}
+    shown = http.get(f"/intake/documents/{body['document_id']}").json()
+    assert shown["draft"]["lines"][0]["sku"] == "SKU-A" and shown["status"] == "needs_review"
+
+
+def test_a_question_goes_to_the_ops_desk(client: tuple[TestClient, App, ScriptedChatModel]) -> None:
+    http, app, model = client
+    model.responses.append(extraction(kind="question", lines=[], po_number="", order_reference="PO-7781"))
+    body = post(http, email("When will PO-7781 arrive?", msgid="<q1@lakeshorehome.example>")).json()
+    assert body["status"] == "not_an_order" and body["kind"] == "question" and orders(app) == 0
+
+
+@pytest.mark.parametrize("raw", [b"", b"garbage without headers", b"Subject: x\r\n\r\nno sender"])
+def test_unreadable_input_is_rejected_and_kept(client: tuple[TestClient, App, ScriptedChatModel],
+                                               raw: bytes) -> None:
+    http, app, model = client
+    response = post(http, raw)
+    assert response.status_code == 422 and response.json()["code"] == "email.unreadable"
+    assert model.calls == [] and orders(app) == 0
+    [doc] = http.get("/intake/documents", params={"status": "rejected"}).json()
+    assert doc["problems"][0]["code"].startswith("email.")
+    assert http.get("/intake/documents/999").status_code == 404
+    assert http.get("/intake/documents/x'--").status_code == 404

@@ -12,12 +12,23 @@ ensure_venv() {
     "$PYTHON" -m venv "$VENV"
   fi
   local stamp="$VENV/.orderloom-installed"
-  local want
-  want="$(cat "$ORDERLOOM_ROOT/pyproject.toml" | sha256sum | cut -c1-16)-$extras"
-  if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
-    echo "Installing Orderloom[$extras] into $VENV"
+  local project have missing=""
+  project="$(sha256sum < "$ORDERLOOM_ROOT/pyproject.toml" | cut -c1-16)"
+  # The stamp holds the pyproject hash and the extras installed with it; a request for a subset is satisfied.
+  have="$(cat "$stamp" 2>/dev/null || true)"
+  if [ "${have%% *}" = "$project" ]; then
+    for extra in ${extras//,/ }; do
+      case " ${have#* } " in *" $extra "*) ;; *) missing="$missing $extra" ;; esac
+    done
+  else
+    missing="$extras"
+  fi
+  if [ -n "$missing" ]; then
+    local all="$extras"
+    [ "${have%% *}" = "$project" ] && all="$(echo "${have#* } ${extras//,/ }" | tr ' ' '\n' | sort -u | paste -sd, -)"
+    echo "Installing Orderloom[$all] into $VENV"
     "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check --upgrade "pip>=24"
-    "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check -e "$ORDERLOOM_ROOT[$extras]"
-    echo "$want" > "$stamp"
+    "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check -e "$ORDERLOOM_ROOT[$all]"
+    echo "$project ${all//,/ }" > "$stamp"
   fi
 }

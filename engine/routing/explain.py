@@ -22,6 +22,7 @@ class NodeConsidered(BaseModel):
     node: str
     eligible_lines: list[int]
     ineligible: dict[int, list[str]]
+    whole_order_cost: float | None = None  # objective if this node alone shipped everything (None: it cannot)
 
 
 class Alternative(BaseModel):
@@ -72,7 +73,9 @@ class Explanation(BaseModel):
         )
         for n in self.nodes:
             why = "; ".join(f"line {ln}: {', '.join(rs)}" for ln, rs in n.ineligible.items())
-            out.append(f"  node {n.node}: eligible for lines {n.eligible_lines or '-'}" + (f" ({why})" if why else ""))
+            alone = f"; alone it would cost {n.whole_order_cost:.2f}" if n.whole_order_cost is not None else ""
+            out.append(f"  node {n.node}: eligible for lines {n.eligible_lines or '-'}" + (f" ({why})" if why else "")
+                       + alone)
         for a in self.alternatives:
             out.append(f"  line {a.line_no} from {', '.join(a.chosen_nodes)}: {a.note}")
         for b in self.binding:
@@ -83,7 +86,7 @@ class Explanation(BaseModel):
 def explain(instance: RoutingInstance, policy: RoutingPolicy, solution: RoutingSolution) -> Explanation:
     """Build the explanation stored with a routing decision."""
     plan = {(a.line_no, a.node): a.quantity for a in solution.assignments}
-    nodes = [_node_considered(instance, code) for code in (n.code for n in instance.nodes)]
+    nodes = [_node_considered(instance, policy, code) for code in (n.code for n in instance.nodes)]
     alternatives: list[Alternative] = []
     binding: list[BindingConstraint] = []
     if solution.is_feasible:
@@ -106,7 +109,7 @@ def explain(instance: RoutingInstance, policy: RoutingPolicy, solution: RoutingS
     )
 
 
-def _node_considered(instance: RoutingInstance, code: str) -> NodeConsidered:
+def _node_considered(instance: RoutingInstance, policy: RoutingPolicy, code: str) -> NodeConsidered:
     node = instance.node(code)
     eligible: list[int] = []
     ineligible: dict[int, list[str]] = {}
@@ -116,7 +119,12 @@ def _node_considered(instance: RoutingInstance, code: str) -> NodeConsidered:
             ineligible[line.line_no] = [f"{constraint}: {detail}" for constraint, detail in found]
         else:
             eligible.append(line.line_no)
-    return NodeConsidered(node=code, eligible_lines=eligible, ineligible=ineligible)
+    whole: float | None = None
+    if not ineligible:
+        plan = {(line.line_no, code): line.quantity for line in instance.lines}
+        cost = quick_cost(instance, policy, plan) if fits(instance, plan) else UNSERVABLE
+        whole = round(cost / COST_SCALE, 4) if cost < UNSERVABLE else None
+    return NodeConsidered(node=code, eligible_lines=eligible, ineligible=ineligible, whole_order_cost=whole)
 
 
 def _moved(plan: dict[tuple[int, str], int], line_no: int, node: str, quantity: int) -> dict[tuple[int, str], int]:

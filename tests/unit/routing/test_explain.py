@@ -80,3 +80,19 @@ def test_an_infeasible_order_explains_its_reasons() -> None:
     explanation = explain(inst, pol, SourcingSolver(inst, pol).solve())
     assert explanation.status == "infeasible"
     assert explanation.reasons and explanation.reasons[0].startswith("line 1: stock")
+
+
+def test_each_node_that_could_ship_the_whole_order_shows_what_that_would_cost() -> None:
+    inst = instance(deadline_days=5, lines=[line(1, "A"), line(2, "B")],
+                    nodes=[node("ONE"), node("TWO"), node("HALF")],
+                    stock=[stock("ONE", "A", 1), stock("ONE", "B", 1), stock("TWO", "A", 1), stock("TWO", "B", 1),
+                           stock("HALF", "A", 1)],
+                    services=[flat_service("ONE", 4), flat_service("TWO", 9), flat_service("HALF", 1)])
+    pol = policy(version=1)
+    solution = SourcingSolver(inst, pol, RoutingConfig()).solve()
+    nodes = {n.node: n for n in explain(inst, pol, solution).nodes}
+    assert {s.node for s in solution.shipments} == {"ONE"}  # 4 alone beats 1 + 4 split
+    assert nodes["ONE"].whole_order_cost == solution.cost.total
+    assert nodes["TWO"].whole_order_cost is not None and nodes["TWO"].whole_order_cost > nodes["ONE"].whole_order_cost
+    assert nodes["HALF"].whole_order_cost is None  # it holds no B
+    assert "alone it would cost" in explain(inst, pol, solution).to_text()

@@ -185,7 +185,8 @@ class IntakeAgent:
             return {"draft": draft, "timings": {**state.get("timings", {}), "resolve_ms": _ms(started)}}
         draft.po_number = self._po_number(extraction, text, problems, account_code is not None)
         draft.ship_to = self._ship_to(extraction, text, problems, draft.warnings)
-        draft.requested_date = self._requested_date(extraction, text, problems)
+        sent = email.sent_at.date() if email.sent_at else date.today()
+        draft.requested_date = self._requested_date(extraction, text, problems, sent)
         draft.lines = self._lines(extraction, text, account_code, problems)
         draft.problems = problems
         return {"draft": draft, "timings": {**state.get("timings", {}), "resolve_ms": _ms(started)}}
@@ -260,7 +261,8 @@ class IntakeAgent:
         return address.model_copy(update={**updates, "confidence": confidence})
 
     @staticmethod
-    def _requested_date(extraction: EmailExtraction, text: str, problems: list[DraftProblem]) -> Sourced:
+    def _requested_date(extraction: EmailExtraction, text: str, problems: list[DraftProblem],
+                        today: date) -> Sourced:
         raw = extraction.requested_date.strip()
         if not raw:
             return Sourced(value=None, confidence=1.0, source="model")
@@ -272,6 +274,13 @@ class IntakeAgent:
             return Sourced(value=None, confidence=0.0, source="model")
         # Dates are written in many forms; the day number must at least occur in the text.
         grounded = bool(re.search(rf"(?<!\d)0?{when.day}(?!\d)", text))
+        if not grounded:
+            problems.append(DraftProblem(code="intake.ungrounded", field="requested_date",
+                                         message=f"requested date {raw} does not occur in the email",
+                                         fix="check the date against the email"))
+        elif when < today:
+            problems.append(DraftProblem(code="intake.date_past", field="requested_date",
+                                         message=f"requested date {raw} is in the past", fix="ask for the date"))
         return Sourced(value=when, confidence=0.9 if grounded else 0.4, source="model")
 
     def _lines(self, extraction: EmailExtraction, text: str, account_code: str | None,

@@ -122,6 +122,7 @@ class LocalModelServer:
         params.n_ctx = CONTEXT_TOKENS
         params.cpuparams.n_threads = self.threads
         params.cpuparams_batch.n_threads = self.threads
+        params.verbosity = 1  # errors and warnings only; the server's per-request timing lines are noise here
         started = time.monotonic()
         self._server = xllamacpp.Server(params)
         while time.monotonic() - started < timeout_s:

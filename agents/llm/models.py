@@ -25,7 +25,7 @@ def chat_model(kind: str | None = None, settings: Settings | None = None, **opti
 
         server = LocalModelServer.ensure(settings.model_cache_dir, settings.llm_port)
         return ChatOpenAI(base_url=server.base_url, api_key="local", model="local", temperature=0,  # type: ignore[arg-type]
-                          max_retries=1, timeout=120, **options)
+                          max_retries=1, timeout=300, **options)
     if kind == "openai":
         key = os.environ.get("OPENAI_API_KEY") or ("none" if settings.llm_base_url else None)
         if key is None:

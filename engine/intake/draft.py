@@ -105,7 +105,7 @@ class OrderDraft(BaseModel):
     def touchless(self) -> bool:
         if self.kind != "order" or self.problems or self.flags or not self.lines or self.ship_to is None:
             return False
-        confidences = [self.po_number.confidence, self.ship_to.confidence,
+        confidences = [self.po_number.confidence, self.ship_to.confidence, self.requested_date.confidence,
                        *(line.weakest() for line in self.lines)]
         return min(confidences) >= TOUCHLESS_CONFIDENCE and all(ln.sku and ln.quantity for ln in self.lines)
 

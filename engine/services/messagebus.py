@@ -61,6 +61,12 @@ class MessageBus:
             try:
                 result, events = self._run(uow, handler, cmd)
             except Exception as exc:
+                if key is not None and isinstance(exc, e.OrderloomError):
+                    # The same request may have committed between our key check and the handler's own
+                    # uniqueness check (e.g. the order's external id): answer what it answered.
+                    stored = self._stored_response(key, cmd)
+                    if stored is not None:
+                        return stored.response
                 if not uow.is_retryable(exc):
                     raise
                 # A concurrent writer inserted the same key (idempotency key, external id, ...).
@@ -76,6 +82,11 @@ class MessageBus:
                 except Exception:  # delivery is at-least-once: the relay picks it up again
                     log.exception("after-commit delivery failed; events stay in the outbox")
             return result
+
+    def _stored_response(self, key: str, cmd: Command) -> StoredResponse | None:
+        with self.uow_factory() as uow:
+            stored = uow.idempotency.get(key)
+        return stored if stored is not None and stored.request_hash == request_hash(cmd) else None
 
     @staticmethod
     def _run(uow: AbstractUnitOfWork, handler: Handler, cmd: Command) -> tuple[Any, list[Event]]:

@@ -169,3 +169,13 @@ def test_the_address_is_checked_against_the_zip_database(app: App) -> None:
     draft = agent(app, wrong_state)[0].run(email(ORDER + " Springfield TX")).draft
     [problem] = [p for p in draft.problems if p.code == "address.zip_state_mismatch"]
     assert problem.field == "ship_to.postal_code" and "IL" in problem.message and not draft.touchless
+
+
+def test_an_invented_or_past_delivery_date_is_a_problem(app: App) -> None:
+    invented = agent(app, extraction(requested_date="2023-04-15"))[0].run(email(ORDER)).draft
+    assert any(p.field == "requested_date" and p.code == "intake.ungrounded" for p in invented.problems)
+    assert not invented.touchless
+    past = agent(app, extraction(requested_date="2020-01-03"))[0].run(email(ORDER + " Deliver by Jan 3 2020.")).draft
+    assert any(p.code == "intake.date_past" for p in past.problems) and not past.touchless
+    fine = agent(app, extraction(requested_date="2099-12-03"))[0].run(email(ORDER + " Deliver by Dec 3, 2099.")).draft
+    assert fine.problems == [] and fine.touchless

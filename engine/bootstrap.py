@@ -11,6 +11,7 @@ from engine.adapters.database import create_db_engine
 from engine.adapters.migrate import ensure_schema
 from engine.adapters.outbox import OutboxRelay
 from engine.adapters.unit_of_work import SqlUnitOfWork
+from engine.services.edi import EdiIntake
 from engine.services.intake import IntakeDesk
 from engine.services.messagebus import MessageBus
 from engine.services.promise import DeliveryPromiser
@@ -30,6 +31,7 @@ class App:
     router: OrderRouter
     promiser: DeliveryPromiser
     intake: IntakeDesk
+    edi: EdiIntake
     closers: list[Callable[[], None]] = field(default_factory=list)
 
     def uow(self, *, readonly: bool = False) -> SqlUnitOfWork:
@@ -69,5 +71,6 @@ def bootstrap(settings: Settings | None = None, *, database_url: str | None = No
     promiser = DeliveryPromiser(any_uow)
     promiser.watch(bus)  # this process's own network changes drop the promise's cache at once
     intake = IntakeDesk(bus.handle, router.route)
+    edi = EdiIntake(any_uow, intake)
     return App(engine=engine, bus=bus, relay=relay, clock=clock, router=router, promiser=promiser, intake=intake,
-               closers=closers)
+               edi=edi, closers=closers)

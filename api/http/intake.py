@@ -90,3 +90,16 @@ def document(document_id: str, app: EngineApp) -> dict[str, Any]:
             "status": doc.status.value, "kind": doc.kind, "sender": doc.sender, "subject": doc.subject,
             "order_id": doc.order_id, "received_at": doc.received_at.isoformat(), "problems": doc.problems,
             "draft": doc.draft}
+
+
+@router.post("/edi", status_code=status.HTTP_201_CREATED)
+async def intake_edi(request: Request) -> dict[str, Any]:
+    """A raw X12 interchange (one or more 850s). Each set becomes an order or a draft for review, once per
+    ISA13/GS06/ST02; the answer carries the 997 functional acks and the 855s to send back. An unusable
+    interchange is 422 with the segment index, segment id and reason."""
+    from starlette.concurrency import run_in_threadpool
+
+    app: App = request.app.state.engine_app
+    raw = await request.body()
+    result = await run_in_threadpool(app.edi.receive, raw)
+    return result.to_dict()

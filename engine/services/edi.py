@@ -1,0 +1,213 @@
+"""EDI intake: X12 850s become order drafts, then orders through the intake desk; 997 and 855 go back.
+
+Mapping of an 850 to an `OrderDraft` (values read from checked EDI elements carry confidence 1.0):
+- account: the trading partner's ISA06 sender id (`UpsertAccount(edi_partner_id=...)`); unknown partner
+  is a problem naming ISA06.
+- lines: our SKU from the `SK` or vendor-part (`VP`/`VN`) product id when it exists in the catalog;
+  otherwise the line is unmatched (the buyer part and description are kept for a person).
+- units: EA (each) as is; a case/box/pack (CA, CS, BX, PK) converts through PO4's pack when present
+  (12 CA with PO4 pack 6 = 72 EA), else it is a problem naming the unit.
+- prices: the partner's PO1 price is compared with the account's price list; a difference is a problem
+  (never a silent re-price in either direction), and the order keeps the list price.
+- ship-to: the ST party (N1/N3/N4), checked against the offline ZIP database; requested delivery from
+  DTM 002/017/074.
+Idempotency: each set is an intake document with reference ISA13/GS06/ST02, so the same interchange sent
+twice never creates a second order.
+"""
+
+from __future__ import annotations
+
+import itertools
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+from engine.domain import errors as e
+from engine.domain.orders import OrderStatus
+from engine.intake.address import validate_address
+from engine.intake.draft import DraftAddress, DraftLine, DraftProblem, DraftSource, OrderDraft, Sourced
+from engine.intake.x12_850 import PoLine, PurchaseOrder, X12Intake, read_purchase_orders
+from engine.intake.x12_out import LineAck, LineStatus, po_acknowledgement
+from engine.intake.x12_writer import functional_ack
+from engine.services.intake import IntakeDesk, IntakeOutcome
+from engine.services.unit_of_work import AbstractUnitOfWork
+
+PACK_UNITS = {"CA", "CS", "BX", "PK", "CT"}
+EACH_UNITS = {"EA", "PC", "UN", "EACH"}
+PRICE_TOLERANCE = Decimal("0.005")
+
+_control = itertools.count(int(time.time()) % 900_000_000)
+
+
+def next_control_number() -> int:
+    """Outbound interchange control numbers: increasing within a process, seeded from the clock so restarts
+    do not reuse recent ones (partners reject a repeated ISA13 only within a window)."""
+    return next(_control) % 999_999_999 + 1
+
+
+def draft_from_850(uow: AbstractUnitOfWork, po: PurchaseOrder) -> OrderDraft:
+    problems: list[DraftProblem] = []
+    account_code = uow.master.account_code_by_edi_partner(po.sender_id.strip()) if po.sender_id.strip() else None
+    if account_code is None:
+        problems.append(DraftProblem(code="intake.unknown_sender", field="ISA06",
+                                     message=f"trading partner {po.sender_id.strip()!r} is not linked to an account",
+                                     fix="set the account's EDI partner id"))
+    account = uow.master.get_account(account_code) if account_code else None
+    draft = OrderDraft(source=DraftSource.X12, reference=po.reference, account_code=account_code,
+                       sender=po.sender_id.strip(), currency=po.currency or "USD",
+                       po_number=Sourced(value=po.po_number, confidence=1.0,
+                                         source=f"BEG03 @{po.sources.get('po_number')}"))
+    delivery = po.requested_delivery
+    draft.requested_date = Sourced(value=delivery, confidence=1.0, source="DTM")
+    draft.ship_to = _ship_to(po, problems, draft.warnings)
+    ids = {value.strip().upper() for line in po.lines for q, value in line.product_ids if q in ("SK", "VP", "VN")}
+    known = uow.master.existing_skus(v for v in ids if v)
+    for i, line in enumerate(po.lines):
+        draft.lines.append(_line(uow, i, line, known, account.price_list_code if account else None, problems))
+    if po.line_count is not None and po.line_count != len(po.lines):
+        problems.append(DraftProblem(code="edi.count", field="CTT01",
+                                     message=f"CTT says {po.line_count} lines, the set has {len(po.lines)}"))
+    draft.problems = problems
+    return draft
+
+
+def _ship_to(po: PurchaseOrder, problems: list[DraftProblem], warnings: list[str]) -> DraftAddress | None:
+    party = po.ship_to
+    if party is None:
+        problems.append(DraftProblem(code="address.missing", field="N1*ST", message="the 850 has no ship-to party",
+                                     fix="ask the partner for the ship-to"))
+        return None
+    address = DraftAddress(name=party.name, line1=party.address_lines[0] if party.address_lines else "",
+                           line2=party.address_lines[1] if len(party.address_lines) > 1 else "", city=party.city,
+                           state=party.state, postal_code=party.postal_code, country=party.country or "US",
+                           confidence=1.0, source=f"N1*ST @{party.segment_index}")
+    check = validate_address(address.as_ship_to())
+    for problem in check.problems:
+        problems.append(DraftProblem(code=problem.code, field=f"ship_to.{problem.field.split('.')[-1]}",
+                                     message=problem.message, fix=problem.fix))
+    warnings += [w.message for w in check.warnings]
+    return address.model_copy(update={"confidence": 1.0 if check.valid else 0.5})
+
+
+def _line(uow: AbstractUnitOfWork, i: int, line: PoLine, known: set[str], price_list: str | None,
+          problems: list[DraftProblem]) -> DraftLine:
+    field_name = f"lines[{i}]"
+    where = f"PO1 @{line.segment_index}"
+    confidence: dict[str, float] = {"sku": 1.0, "quantity": 1.0}
+    sku = next((v.strip().upper() for q, v in line.product_ids if q in ("SK", "VP", "VN")
+                and v.strip().upper() in known), None)
+    if sku is None:
+        confidence["sku"] = 0.0
+        what = ", ".join(f"{q} {v}" for q, v in line.product_ids) or "no product id"
+        problems.append(DraftProblem(code="catalog.unmatched", field=f"{field_name}.sku",
+                                     message=f"line {line.line_id} ({what}, {where}) matches no catalog item",
+                                     fix="map the buyer part to a SKU"))
+    quantity = line.quantity
+    unit = line.unit.upper()
+    stated = line.unit_price
+    if unit in PACK_UNITS:
+        pack = next((p.pack for p in line.packs if p.pack), None)
+        if pack:
+            quantity = quantity * pack
+            stated = stated / pack if stated is not None else None  # the price per each
+            unit = "EA"
+        else:
+            confidence["unit"] = 0.0
+            problems.append(DraftProblem(code="unit.unconverted", field=f"{field_name}.unit",
+                                         message=f"line {line.line_id} is in {unit} with no PO4 pack ({where})",
+                                         fix="confirm the units per pack"))
+    elif unit not in EACH_UNITS:
+        confidence["unit"] = 0.0
+        problems.append(DraftProblem(code="unit.unconverted", field=f"{field_name}.unit",
+                                     message=f"line {line.line_id} is in unit {unit!r} ({where})",
+                                     fix="confirm the unit"))
+    if quantity != quantity.to_integral_value():
+        confidence["quantity"] = 0.0
+        problems.append(DraftProblem(code="quantity.invalid", field=f"{field_name}.quantity",
+                                     message=f"line {line.line_id}: {quantity} {unit} is not a whole number of units"))
+    list_price: Decimal | None = None
+    if sku:
+        list_price = uow.master.get_price(price_list, sku) if price_list else None
+        if list_price is None:
+            item = uow.master.get_sku(sku)
+            list_price = item.unit_price if item else None
+        if stated is not None and unit in EACH_UNITS and list_price is not None \
+                and abs(stated - list_price) > list_price * PRICE_TOLERANCE:
+            confidence["unit_price"] = 0.0
+            problems.append(DraftProblem(code="pricing.mismatch", field=f"{field_name}.unit_price",
+                                         message=f"line {line.line_id}: the 850 says {stated}, the price list "
+                                                 f"{list_price} ({where})",
+                                         fix="keep the list price or approve the partner's price"))
+    return DraftLine(line_no=i + 1, buyer_part=line.buyer_part, sku=sku, description="; ".join(line.descriptions),
+                     quantity=quantity, unit=unit, unit_price=list_price, requested_date=None,
+                     confidence=confidence, source=where, matched_by="edi_product_id" if sku else "")
+
+
+@dataclass
+class EdiResult:
+    orders: list[dict[str, Any]] = field(default_factory=list)
+    not_orders: list[dict[str, Any]] = field(default_factory=list)
+    rejections: list[dict[str, Any]] = field(default_factory=list)
+    acknowledgements: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+def _rejection(r: Any) -> dict[str, Any]:
+    err = r.error
+    return {"level": r.level, "code": err.code, "message": err.message, "interchange": r.interchange_control,
+            "group": r.group_control, "set": r.set_control, "set_id": r.set_id,
+            "problems": [p.to_dict() for p in err.problems]}
+
+
+class EdiIntake:
+    def __init__(self, uow_factory: Callable[..., AbstractUnitOfWork], desk: IntakeDesk) -> None:
+        self.uow_factory = uow_factory
+        self.desk = desk
+
+    def read(self, raw: bytes) -> tuple[X12Intake, list[OrderDraft]]:
+        """Parse and draft without storing anything (the CLI's dry run). Raises X12Error for unusable input."""
+        intake = read_purchase_orders(raw)
+        with self.uow_factory(readonly=True) as uow:
+            drafts = [draft_from_850(uow, po) for po in intake.orders]
+        return intake, drafts
+
+    def receive(self, raw: bytes, *, now: datetime | None = None) -> EdiResult:
+        """Store each 850 once (by ISA13/GS06/ST02), settle it, and build the 997s and 855s to send back."""
+        intake, drafts = self.read(raw)
+        when = now or datetime.now(UTC)
+        result = EdiResult(warnings=list(intake.document.warnings))
+        for po, draft in zip(intake.orders, drafts, strict=True):
+            stored = self.desk.receive("x12", po.reference, raw, po.sender_id.strip(), f"850 {po.po_number}")
+            if stored["duplicate"] or stored["status"] != "received":
+                result.orders.append({**stored, "po_number": po.po_number, "duplicate": True})
+                continue
+            outcome = self.desk.settle(stored["document_id"], draft, channel="b2b_edi")
+            result.orders.append({**outcome.to_dict(), "po_number": po.po_number, "touchless": draft.touchless})
+            if outcome.order_id:  # a draft waiting for review is acknowledged (855) once a person settles it
+                result.acknowledgements.append(self.po_ack(po, outcome, when))
+        result.not_orders = [_rejection(r) for r in intake.not_orders]
+        result.rejections = [_rejection(r) for r in intake.rejections]
+        result.acknowledgements[:0] = functional_ack(intake.document, control_number=next_control_number(),
+                                                     when=when, extra_rejections=intake.rejections)
+        return result
+
+    def po_ack(self, po: PurchaseOrder, outcome: IntakeOutcome, when: datetime) -> str:
+        """855 for an order the PO became: routed and reserved lines accepted; an order that could not be
+        reserved (in exception) acknowledged as backordered."""
+        acks = []
+        status = LineStatus.BACKORDERED
+        if outcome.order_status == OrderStatus.ALLOCATED.value:
+            status = LineStatus.ACCEPTED
+        for line in po.lines:
+            acks.append(LineAck(line_no=line.line_no, status=status, quantity=line.quantity, unit=line.unit))
+        return po_acknowledgement(po, acks, control_number=next_control_number(), when=when)
+
+
+def x12_error_response(err: e.OrderloomError) -> dict[str, Any]:
+    return {"status": "rejected", **err.to_dict()}

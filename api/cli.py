@@ -42,6 +42,7 @@ inventory_app = typer.Typer(help="Stock: available to promise, balances, the led
                             no_args_is_help=True)
 holds_app = typer.Typer(help="Checkout holds.", no_args_is_help=True)
 orders_app = typer.Typer(help="Orders.", no_args_is_help=True)
+intake_app = typer.Typer(help="Order intake: read emails and EDI into order drafts.", no_args_is_help=True)
 routing_app = typer.Typer(help="Routing: policies, re-optimisation, shadow comparison with the baselines.",
                           no_args_is_help=True)
 app.add_typer(db_app, name="db")
@@ -50,6 +51,7 @@ app.add_typer(inventory_app, name="inventory")
 app.add_typer(holds_app, name="holds")
 app.add_typer(orders_app, name="orders")
 app.add_typer(routing_app, name="routing")
+app.add_typer(intake_app, name="intake")
 
 # Negative numbers (`adjust SKU NODE -3`) must reach the command as arguments, not options.
 SIGNED = {"ignore_unknown_options": True}
@@ -716,6 +718,48 @@ def serve(ctx: typer.Context,
         console.print(Text.assemble(("Orderloom API ", "bold"), f"on http://{host}:{port} (docs at /docs) over ",
                                     clean(_safe_url(str(application.engine.url)))))
         uvicorn.run(create_api(application), host=host, port=port, log_level="warning")
+
+
+# -- intake ----------------------------------------------------------------------------------------
+
+def _read_file(path: str) -> bytes:
+    try:
+        with open(path, "rb") as f:
+            return f.read(64 * 1024 * 1024 + 1)
+    except OSError as exc:
+        raise _fail(Text.assemble(("error ", "bold red"), ("intake.file", "red"), ": cannot read ", clean(path),
+                                  ": ", clean(exc.strerror or exc))) from None
+
+
+@intake_app.command("edi")
+def intake_edi(ctx: typer.Context, path: str,
+               submit: Annotated[bool, typer.Option(help="store each set once and place the orders that are "
+                                                   "touchless")] = False) -> None:
+    """Read an X12 interchange (850s) and print the drafts, not-orders and rejections as JSON; exit 2 when
+    the file or any set in it is rejected. With --submit: orders once per ISA13/GS06/ST02, plus the 997/855."""
+    from engine.intake.x12_errors import X12Error
+    from engine.services.edi import _rejection
+
+    raw = _read_file(path)
+    with _running(ctx) as application:
+        try:
+            if submit:
+                result = application.edi.receive(raw)
+                out: dict[str, Any] = result.to_dict()
+                rejected = bool(result.rejections)
+            else:
+                intake, drafts = application.edi.read(raw)
+                out = {"drafts": [d.model_dump(mode="json") | {"touchless": d.touchless} for d in drafts],
+                       "not_orders": [_rejection(r) for r in intake.not_orders],
+                       "rejections": [_rejection(r) for r in intake.rejections],
+                       "warnings": intake.document.warnings}
+                rejected = bool(intake.rejections)
+        except X12Error as err:
+            _echo_json({"status": "rejected", **err.to_dict()})
+            raise typer.Exit(EXIT_ERROR) from None
+    _echo_json(out)
+    if rejected:
+        raise typer.Exit(EXIT_ERROR)
 
 
 def main() -> None:

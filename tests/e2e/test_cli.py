@@ -267,3 +267,20 @@ def test_routing_policies_can_be_created_switched_and_are_validated(url: str) ->
     assert orderloom(url, "orders", "explain", "99999").exit_code == 2
     reopt = orderloom(url, "routing", "reoptimise", "--json")
     assert reopt.exit_code == 0 and json.loads(reopt.stdout)["considered"] == 0
+
+
+def test_intake_edi_prints_drafts_and_exits_2_on_rejected_input(url: str, tmp_path: Path) -> None:
+    corpus = Path("../shared/realworld/x12/node-x12/850.edi")
+    if not corpus.is_file():
+        pytest.skip("the real-world corpus is not here")
+    shown = orderloom(url, "intake", "edi", str(corpus))
+    assert shown.exit_code == 0, shown.output
+    data = json.loads(shown.stdout)
+    assert len(data["drafts"]) == 1 and data["drafts"][0]["source"] == "x12" and data["rejections"] == []
+    assert {p["code"] for p in data["drafts"][0]["problems"]} >= {"intake.unknown_sender", "catalog.unmatched"}
+    garbage = tmp_path / "garbage.edi"
+    garbage.write_bytes(b"hello, not an interchange")
+    refused = orderloom(url, "intake", "edi", str(garbage))
+    assert refused.exit_code == 2 and json.loads(refused.stdout)["code"] == "edi.not_x12"
+    missing = orderloom(url, "intake", "edi", str(tmp_path / "nope.edi"))
+    assert missing.exit_code == 2 and "intake.file" in missing.output

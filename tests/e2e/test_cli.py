@@ -269,10 +269,9 @@ def test_routing_policies_can_be_created_switched_and_are_validated(url: str) ->
     assert reopt.exit_code == 0 and json.loads(reopt.stdout)["considered"] == 0
 
 
-def test_intake_edi_prints_drafts_and_exits_2_on_rejected_input(url: str, tmp_path: Path) -> None:
-    corpus = Path("../shared/realworld/x12/node-x12/850.edi")
-    if not corpus.is_file():
-        pytest.skip("the real-world corpus is not here")
+def test_intake_edi_prints_drafts_and_exits_2_on_rejected_input(url: str, tmp_path: Path,
+                                                                realworld_dir: Path) -> None:
+    corpus = realworld_dir / "x12" / "node-x12" / "850.edi"
     shown = orderloom(url, "intake", "edi", str(corpus))
     assert shown.exit_code == 0, shown.output
     data = json.loads(shown.stdout)

@@ -3,12 +3,14 @@
 Every term is an integer in units of 1/`COST_SCALE` of the currency, built from the same rounded
 coefficients the CP-SAT model uses, so the solver's objective and `cost_of` agree exactly and comparisons
 with the baselines are fair. Weights become whole grams; beyond the last rate bracket the carrier bills
-every started kilogram.
+every started kilogram. Bracket prices are found by bisection and their weighted, scaled values cached per
+service object (`_scaled_prices`); `rate_segments` is the cheapest-service step function the solver models.
 """
 
 from __future__ import annotations
 
 import math
+from bisect import bisect_left
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -51,17 +53,18 @@ def kg_beyond(service: ServiceOption, weight_g: int) -> int:
 
 def carrier_price(service: ServiceOption, weight_g: int) -> float:
     """Unweighted price of one shipment of `weight_g` grams with this service."""
-    for limit, bracket in zip(bracket_limits_g(service), service.brackets, strict=True):
-        if weight_g <= limit:
-            return bracket.price
+    index = bisect_left(bracket_limits_g(service), weight_g)
+    if index < len(service.brackets):
+        return service.brackets[index].price
     return service.brackets[-1].price + service.price_per_kg_beyond * kg_beyond(service, weight_g)
 
 
 def shipping_cost_scaled(service: ServiceOption, weight_g: int, policy: RoutingPolicy) -> int:
     w = policy.weights.shipping_cost
-    for limit, bracket in zip(bracket_limits_g(service), service.brackets, strict=True):
-        if weight_g <= limit:
-            return scaled(w * bracket.price)
+    # The first bracket whose limit is >= the weight (limits ascend strictly).
+    index = bisect_left(bracket_limits_g(service), weight_g)
+    if index < len(service.brackets):
+        return _scaled_prices(service, policy)[index]
     extra = kg_beyond(service, weight_g)
     return scaled(w * service.brackets[-1].price) + extra * scaled(w * service.price_per_kg_beyond)
 
@@ -98,6 +101,97 @@ def step_breakpoints(services: Sequence[ServiceOption], most_g: int) -> list[int
     ordered = sorted(points)
     kept = [p for p in ordered if p < most_g]
     return kept + [p for p in ordered if p >= most_g][:1]
+
+
+@dataclass(frozen=True)
+class RateSegment:
+    """Shipment weights [lower, upper] (grams) inside which the cheapest SLA-meeting service costs `cost` (scaled)."""
+
+    lower: int
+    upper: int
+    cost: int
+
+
+_PRICE_TABLES: dict[tuple[int, float], tuple[ServiceOption, list[int]]] = {}
+_ENVELOPES: dict[tuple[tuple[int, ...], float, float], tuple[list[ServiceOption], list[RateSegment]]] = {}
+_CACHE_SIZE = 20_000
+
+
+def _scaled_prices(service: ServiceOption, policy: RoutingPolicy) -> list[int]:
+    """Weighted bracket prices, cached per service object (the entry keeps the object alive, so ids stay unique)."""
+    key = (id(service), policy.weights.shipping_cost)
+    found = _PRICE_TABLES.get(key)
+    if found is None:
+        if len(_PRICE_TABLES) >= _CACHE_SIZE:
+            _PRICE_TABLES.clear()
+        found = (service, [scaled(policy.weights.shipping_cost * b.price) for b in service.brackets])
+        _PRICE_TABLES[key] = found
+    return found[1]
+
+
+def rate_segments(services: Sequence[ServiceOption], most_g: int, policy: RoutingPolicy) -> list[RateSegment]:
+    """The node's shipping + SLA cost step function from 0 g to the longest rate card (or `most_g`).
+
+    One segment per `step_breakpoints` piece, priced at its cheapest service, with neighbours of equal
+    cost merged (exact: the cost is the same for every weight of both). The full function of a set of
+    service objects is cached, so repeated destinations cost a lookup; segments above `most_g` are dropped.
+    """
+    if not services:
+        return []
+    top = max(bracket_limits_g(s)[-1] for s in services)
+    key = (tuple(id(s) for s in services), policy.weights.shipping_cost, policy.weights.sla_risk)
+    cached = _ENVELOPES.get(key)
+    if cached is not None:
+        full = cached[1]
+    elif most_g < top:
+        return _envelope(services, step_breakpoints(services, most_g), policy)
+    else:
+        if len(_ENVELOPES) >= _CACHE_SIZE:
+            _ENVELOPES.clear()
+        full = _envelope(services, step_breakpoints(services, top), policy)
+        _ENVELOPES[key] = (list(services), full)
+    return [segment for segment in full if segment.lower <= most_g]
+
+
+def _envelope(services: Sequence[ServiceOption], points: Sequence[int], policy: RoutingPolicy) -> list[RateSegment]:
+    tables = [(bracket_limits_g(s), _scaled_prices(s, policy), sla_cost_scaled(s, policy), s) for s in services]
+    positions = [0] * len(tables)
+    segments: list[RateSegment] = []
+    lower = 0
+    for upper in points:
+        cost = UNSERVABLE
+        for k, (limits, prices, sla, service) in enumerate(tables):
+            i = positions[k]
+            while i < len(limits) and limits[i] < upper:
+                i += 1
+            positions[k] = i
+            price = prices[i] if i < len(limits) else shipping_cost_scaled(service, upper, policy)
+            cost = min(cost, price + sla)
+        if segments and segments[-1].cost == cost:
+            segments[-1] = RateSegment(segments[-1].lower, upper, cost)
+        else:
+            segments.append(RateSegment(lower, upper, cost))
+        lower = upper + 1
+    return segments
+
+
+def reachable_weights(items: Sequence[tuple[int, int]], cap: int) -> int:
+    """Bit w is set when some choice of 0..`upper` units of each (grams, upper) item weighs w grams (w <= cap).
+
+    Bounded subset sum on a Python int used as a bitset; multiplicities are split into 1, 2, 4, ... units.
+    """
+    mask = (1 << (cap + 1)) - 1
+    reach = 1
+    for grams, upper in items:
+        if grams <= 0:
+            continue
+        left, chunk = min(upper, cap // grams), 1
+        while left > 0:
+            take = min(chunk, left)
+            reach |= (reach << (grams * take)) & mask
+            left -= take
+            chunk *= 2
+    return reach
 
 
 def shipment_weight_g(instance: RoutingInstance, assignments: Sequence[Assignment], node: str) -> int:

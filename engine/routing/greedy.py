@@ -1,6 +1,7 @@
 """A fast heuristic for when CP-SAT finds nothing in time: cheapest node per line, then merge shipments.
 
-Plans are dicts {(line_no, node): quantity} priced with `quick_cost`, which equals `cost_of`.
+Plans are dicts {(line_no, node): quantity} priced with `quick_cost`, which equals `cost_of`. A line's
+node is chosen by the change in its shipment's cost (`_marginal`), the same order as re-pricing the plan.
 """
 
 from __future__ import annotations
@@ -60,9 +61,8 @@ def _assign_lines(instance: RoutingInstance, policy: RoutingPolicy, eligible: di
         candidates = eligible[line.line_no]
         whole = [c for c in candidates if ledger.room(c, line.sku) >= line.quantity]
         if whole:
-            best = min(
-                whole, key=lambda c: (quick_cost(instance, policy, {**plan, (line.line_no, c): line.quantity}), c)
-            )
+            # The same order as pricing the whole plan with each candidate: only that node's shipment changes.
+            best = min(whole, key=lambda c: (_marginal(instance, policy, plan, line.line_no, c, line.quantity), c))
             plan[line.line_no, best] = line.quantity
             ledger.take(best, line.sku, line.quantity)
             continue

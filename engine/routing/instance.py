@@ -228,6 +228,13 @@ class RoutingConfig(_Frozen):
     workers: int = Field(default=1, ge=1)
     seed: int = 0
     greedy_fallback: bool = True
+    candidate_nodes: int | None = Field(
+        default=4,
+        ge=0,
+        description="nodes the model may use besides the greedy plan's and each line's two cheapest, ranked by "
+        "`engine.routing.solver.candidate_nodes`; None keeps every eligible node (exact: the optimum and "
+        "bound are then over all plans)",
+    )
 
 
 class RoutingStatus(enum.StrEnum):

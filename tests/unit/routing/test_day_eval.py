@@ -9,7 +9,7 @@ import pytest
 
 from engine.routing.check import check_solution
 from engine.routing.instance import Assignment
-from evals.routing.__main__ import METHODS, main, run_day
+from evals.routing.__main__ import METHODS, check_bound, main, run_day
 from evals.routing.instances import DayState, business_days_between
 from evals.routing.latency import POLICY
 from evals.scenarios.network import generate_network
@@ -90,3 +90,14 @@ def test_cli_writes_json(tmp_path: Path) -> None:
     assert code == (0 if report["targets"]["met"] else 1)
     assert report["config"]["orders"] == 15
     assert report["bound"] is None
+
+
+def test_a_bound_above_any_methods_cost_is_refused(day: tuple[dict, dict]) -> None:
+    runs, report = day
+    run = runs["orderloom"]
+    routed = [k for k, d in run.decisions.items() if d.solution.is_feasible]
+    too_high = {k: run.decisions[k].solution.cost.total + 1 for k in routed}
+    bound = {"per_order": too_high, "common_total_cost": sum(too_high.values())}
+    with pytest.raises(AssertionError):
+        check_bound(bound, {"orderloom": run})
+    assert report["methods"]["orderloom"]["at_time_limit"] is not None

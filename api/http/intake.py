@@ -94,9 +94,10 @@ def document(document_id: str, app: EngineApp) -> dict[str, Any]:
 
 @router.post("/edi", status_code=status.HTTP_201_CREATED)
 async def intake_edi(request: Request) -> dict[str, Any]:
-    """A raw X12 interchange (one or more 850s). Each set becomes an order or a draft for review, once per
-    ISA13/GS06/ST02; the answer carries the 997 functional acks and the 855s to send back. An unusable
-    interchange is 422 with the segment index, segment id and reason."""
+    """A raw X12 interchange (850s) or EDIFACT interchange (ORDERS). Each set/message becomes an order or a
+    draft for review, once per reference (ISA13/GS06/ST02; UNB sender/UNB05/UNH01); the answer carries the
+    acknowledgements to send back (997 and 855, or ORDRSP). An unusable interchange is 422 with the
+    segment index, segment id and reason."""
     from starlette.concurrency import run_in_threadpool
 
     app: App = request.app.state.engine_app

@@ -24,6 +24,7 @@ class EdiParty(BaseModel):
     name: str = ""
     street: str = ""
     city: str = ""
+    state: str = ""  # NAD 07, country sub-entity
     postcode: str = ""
     country: str = ""
     segment_index: int
@@ -95,7 +96,8 @@ def map_orders(msg: Message) -> EdiPurchaseOrderDraft:
             draft.references[s.get(1, 0)] = SourcedValue(value=s.get(1, 1), segment_index=s.index)
         elif s.tag == "NAD":
             draft.parties.append(EdiParty(role=s.get(1), gln=s.get(2), name=s.get(4) or s.get(3),
-                                          street=s.get(5), city=s.get(6), postcode=s.get(8), country=s.get(9),
+                                          street=s.get(5), city=s.get(6), state=s.get(7), postcode=s.get(8),
+                                          country=s.get(9),
                                           segment_index=s.index))
         elif s.tag == "CUX":
             draft.currency = SourcedValue(value=s.get(1, 1), segment_index=s.index)

@@ -1,4 +1,5 @@
-"""EDI intake: X12 850s become order drafts, then orders through the intake desk; 997 and 855 go back.
+"""EDI intake: X12 850s and EDIFACT ORDERS become order drafts, then orders through the intake desk; 997 and
+855 (X12) or ORDRSP (EDIFACT) go back.
 
 Mapping of an 850 to an `OrderDraft` (values read from checked EDI elements carry confidence 1.0):
 - account: the trading partner's ISA06 sender id (`UpsertAccount(edi_partner_id=...)`); unknown partner
@@ -11,8 +12,11 @@ Mapping of an 850 to an `OrderDraft` (values read from checked EDI elements carr
   (never a silent re-price in either direction), and the order keeps the list price.
 - ship-to: the ST party (N1/N3/N4), checked against the offline ZIP database; requested delivery from
   DTM 002/017/074.
-Idempotency: each set is an intake document with reference ISA13/GS06/ST02, so the same interchange sent
-twice never creates a second order.
+EDIFACT ORDERS map the same way: the partner by UNB sender id, SKUs by the supplier article (LIN/PIA SA),
+units PCE/EA/C62 as each, PRI AAA/AAB against the price list, the delivery party (NAD DP, else ST/BY) as
+ship-to, DTM 2/64/63 as the requested date.
+Idempotency: each X12 set is an intake document with reference ISA13/GS06/ST02, each EDIFACT message
+UNB sender/UNB05/UNH01, so the same interchange sent twice never creates a second order.
 """
 
 from __future__ import annotations
@@ -21,7 +25,7 @@ import itertools
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -29,6 +33,15 @@ from engine.domain import errors as e
 from engine.domain.orders import OrderStatus
 from engine.intake.address import validate_address
 from engine.intake.draft import DraftAddress, DraftLine, DraftProblem, DraftSource, OrderDraft, Sourced
+from engine.intake.edifact import EdifactError, Interchange, parse_interchange
+from engine.intake.edifact_orders import (
+    EdiLine,
+    EdiPurchaseOrderDraft,
+    LineAction,
+    LineOutcome,
+    map_orders,
+    write_ordrsp,
+)
 from engine.intake.x12_850 import PoLine, PurchaseOrder, X12Intake, read_purchase_orders
 from engine.intake.x12_out import LineAck, LineStatus, po_acknowledgement
 from engine.intake.x12_writer import functional_ack
@@ -170,6 +183,34 @@ class EdiIntake:
         self.uow_factory = uow_factory
         self.desk = desk
 
+    @staticmethod
+    def is_edifact(raw: bytes) -> bool:
+        head = raw.lstrip(b"\xef\xbb\xbf \t\r\n")[:3]
+        return head in (b"UNA", b"UNB")
+
+    def read_edifact(self, raw: bytes) -> tuple[Interchange, list[tuple[EdiPurchaseOrderDraft, OrderDraft]],
+                                                    EdiResult]:
+        """Parse and draft EDIFACT without storing anything. Raises EdifactError for an unusable envelope."""
+        ic = parse_interchange(raw)
+        result = EdiResult(warnings=list(ic.warnings))
+        drafts: list[tuple[EdiPurchaseOrderDraft, OrderDraft]] = []
+        with self.uow_factory(readonly=True) as uow:
+            for msg in ic.messages:
+                if msg.error is None and not msg.is_orders:
+                    result.not_orders.append({"level": "message", "code": "edifact.not_an_order",
+                                              "message": f"message {msg.reference} is {msg.message_type}",
+                                              "set": msg.reference, "set_id": msg.message_type})
+                    continue
+                try:
+                    order = map_orders(msg)
+                except EdifactError as err:
+                    result.rejections.append({"level": "message", "code": err.code, "message": err.message,
+                                              "set": msg.reference, "set_id": msg.message_type,
+                                              "problems": [p.to_dict() for p in err.problems]})
+                    continue
+                drafts.append((order, draft_from_orders(uow, ic, order)))
+        return ic, drafts, result
+
     def read(self, raw: bytes) -> tuple[X12Intake, list[OrderDraft]]:
         """Parse and draft without storing anything (the CLI's dry run). Raises X12Error for unusable input."""
         intake = read_purchase_orders(raw)
@@ -178,7 +219,9 @@ class EdiIntake:
         return intake, drafts
 
     def receive(self, raw: bytes, *, now: datetime | None = None) -> EdiResult:
-        """Store each 850 once (by ISA13/GS06/ST02), settle it, and build the 997s and 855s to send back."""
+        """Store each 850 / ORDERS once, settle it, and build the acknowledgements to send back."""
+        if self.is_edifact(raw):
+            return self._receive_edifact(raw, now or datetime.now(UTC))
         intake, drafts = self.read(raw)
         when = now or datetime.now(UTC)
         result = EdiResult(warnings=list(intake.document.warnings))
@@ -197,6 +240,27 @@ class EdiIntake:
                                                      when=when, extra_rejections=intake.rejections)
         return result
 
+    def _receive_edifact(self, raw: bytes, when: datetime) -> EdiResult:
+        ic, drafts, result = self.read_edifact(raw)
+        for order, draft in drafts:
+            stored = self.desk.receive("edifact", draft.reference, raw, ic.sender, f"ORDERS {order.po_number.value}")
+            if stored["duplicate"] or stored["status"] != "received":
+                result.orders.append({**stored, "po_number": order.po_number.value, "duplicate": True})
+                continue
+            outcome = self.desk.settle(stored["document_id"], draft, channel="b2b_edi")
+            result.orders.append({**outcome.to_dict(), "po_number": order.po_number.value,
+                                  "touchless": draft.touchless})
+            if outcome.order_id:
+                action = LineAction.ACCEPTED if outcome.order_status == OrderStatus.ALLOCATED.value \
+                    else LineAction.REJECTED
+                outcomes = [LineOutcome(line_number=line.line_number, action=action, quantity=line.quantity)
+                            for line in order.lines]
+                result.acknowledgements.append(write_ordrsp(
+                    order, outcomes, sender=ic.recipient or "ORDERLOOM", recipient=ic.sender,
+                    control_reference=str(next_control_number()), response_number=f"R{order.po_number.value}"[:35],
+                    prepared=when.strftime("%y%m%d:%H%M")))
+        return result
+
     def po_ack(self, po: PurchaseOrder, outcome: IntakeOutcome, when: datetime) -> str:
         """855 for an order the PO became: routed and reserved lines accepted; an order that could not be
         reserved (in exception) acknowledged as backordered."""
@@ -211,3 +275,93 @@ class EdiIntake:
 
 def x12_error_response(err: e.OrderloomError) -> dict[str, Any]:
     return {"status": "rejected", **err.to_dict()}
+
+
+EACH_EDIFACT = {"PCE", "EA", "C62", "NAR", ""}
+
+
+def draft_from_orders(uow: AbstractUnitOfWork, ic: Interchange, order: EdiPurchaseOrderDraft) -> OrderDraft:
+    """An EDIFACT ORDERS message as an `OrderDraft` (see the module docstring)."""
+    problems: list[DraftProblem] = []
+    sender = ic.sender.strip()
+    account_code = uow.master.account_code_by_edi_partner(sender) if sender else None
+    if account_code is None:
+        problems.append(DraftProblem(code="intake.unknown_sender", field="UNB02",
+                                     message=f"trading partner {sender!r} is not linked to an account",
+                                     fix="set the account's EDI partner id"))
+    account = uow.master.get_account(account_code) if account_code else None
+    reference = f"{sender}/{ic.control_reference}/{order.message_reference}"[:200]
+    draft = OrderDraft(source=DraftSource.EDIFACT, reference=reference, account_code=account_code, sender=sender,
+                       currency=order.currency.value if order.currency else "USD",
+                       po_number=Sourced(value=order.po_number.value, confidence=1.0,
+                                         source=f"BGM @{order.po_number.segment_index}"))
+    for dated in order.delivery_dates:
+        _qualifier, value, fmt = [*dated.value.split(":"), "", "", ""][:3]
+        if fmt == "102" and len(value) == 8 and value.isdigit():
+            try:
+                draft.requested_date = Sourced(value=date(int(value[:4]), int(value[4:6]), int(value[6:])),
+                                               confidence=1.0, source=f"DTM @{dated.segment_index}")
+            except ValueError:
+                problems.append(DraftProblem(code="intake.date", field="requested_date",
+                                             message=f"DTM {value!r} is not a date (segment {dated.segment_index})"))
+            break
+    party = order.party("DP") or order.party("ST") or order.party("BY")
+    if party is None or not (party.street and party.city):
+        problems.append(DraftProblem(code="address.missing", field="NAD+DP", message="no delivery address",
+                                     fix="ask the partner for the delivery party"))
+    else:
+        address = DraftAddress(name=party.name, line1=party.street, city=party.city, state=party.state,
+                               postal_code=party.postcode,
+                               country=party.country or "US", confidence=1.0, source=f"NAD @{party.segment_index}")
+        check = validate_address(address.as_ship_to())
+        for problem in check.problems:
+            problems.append(DraftProblem(code=problem.code, field=f"ship_to.{problem.field.split('.')[-1]}",
+                                         message=problem.message, fix=problem.fix))
+        draft.ship_to = address.model_copy(update={"confidence": 1.0 if check.valid else 0.5})
+    codes = {c.strip().upper() for line in order.lines for c in (line.supplier_article, line.item_id) if c}
+    known = uow.master.existing_skus(codes)
+    for i, line in enumerate(order.lines):
+        draft.lines.append(_edifact_line(uow, i, line, known, account.price_list_code if account else None,
+                                         problems))
+    draft.problems = problems
+    return draft
+
+
+def _edifact_line(uow: AbstractUnitOfWork, i: int, line: EdiLine, known: set[str], price_list: str | None,
+                  problems: list[DraftProblem]) -> DraftLine:
+    field_name = f"lines[{i}]"
+    where = f"LIN @{line.segment_index}"
+    confidence = {"sku": 1.0, "quantity": 1.0}
+    sku = next((c.strip().upper() for c in (line.supplier_article, line.item_id) if c and c.strip().upper() in known),
+               None)
+    if sku is None:
+        confidence["sku"] = 0.0
+        problems.append(DraftProblem(code="catalog.unmatched", field=f"{field_name}.sku",
+                                     message=f"line {line.line_number} ({line.item_id or line.buyer_part or 'no id'}, "
+                                             f"{where}) matches no catalog item", fix="map the item to a SKU"))
+    quantity = line.quantity
+    if quantity is None or quantity <= 0 or quantity != quantity.to_integral_value():
+        confidence["quantity"] = 0.0
+        problems.append(DraftProblem(code="quantity.invalid", field=f"{field_name}.quantity",
+                                     message=f"line {line.line_number}: quantity {quantity} ({where})"))
+    if line.unit.upper() not in EACH_EDIFACT:
+        confidence["unit"] = 0.0
+        problems.append(DraftProblem(code="unit.unconverted", field=f"{field_name}.unit",
+                                     message=f"line {line.line_number} is in {line.unit!r} ({where})",
+                                     fix="confirm the units"))
+    list_price: Decimal | None = None
+    if sku:
+        list_price = uow.master.get_price(price_list, sku) if price_list else None
+        if list_price is None:
+            item = uow.master.get_sku(sku)
+            list_price = item.unit_price if item else None
+        if line.price is not None and list_price is not None \
+                and abs(line.price - list_price) > list_price * PRICE_TOLERANCE:
+            confidence["unit_price"] = 0.0
+            problems.append(DraftProblem(code="pricing.mismatch", field=f"{field_name}.unit_price",
+                                         message=f"line {line.line_number}: the order says {line.price}, the price "
+                                                 f"list {list_price} ({where})",
+                                         fix="keep the list price or approve the partner's price"))
+    return DraftLine(line_no=i + 1, buyer_part=line.buyer_part or None, sku=sku, description=line.description,
+                     quantity=quantity, unit="EA", unit_price=list_price, confidence=confidence, source=where,
+                     matched_by="edi_product_id" if sku else "")

@@ -136,3 +136,30 @@ def test_ship_notice_and_invoice_are_valid_x12(edi_app: App) -> None:
         assert document.rejections == []
         assert [ts.set_id for ts in document.transaction_sets()] == [set_id]
     assert "REF*CN*1Z999" in asn and "PRF*LHS-4410-1" in asn and "TDS*23850" in bill
+
+
+def orders_message(ref: str = "1", po: str = "LHS-9001", price: str = "18,00") -> bytes:
+    segments = [f"UNH+{ref}+ORDERS:D:96A:UN:EAN008", f"BGM+220+{po}+9", "DTM+137:20300101:102",
+                "DTM+2:20300110:102", "NAD+BY+5412345000013::9", "NAD+DP+5412345000020::9++Lakeshore Home Supply"
+                "+233 S Wacker Dr+Chicago+IL+60606+US", "CUX+2:USD:9", "LIN+1++SKU-A:SA", "QTY+21:12:PCE",
+                f"PRI+AAA:{price}", "LIN+2++SKU-B:SA", "QTY+21:3:PCE", "UNS+S", "CNT+2:2"]
+    return ("UNA:+,? '" + "UNB+UNOC:3+LAKESHORE:14+ORDERLOOM:14+300101:0900+EDI0001'"
+            + "'".join(segments) + f"'UNT+{len(segments) + 1}+{ref}'" + "UNZ+1+EDI0001'").encode()
+
+
+def test_an_edifact_orders_message_becomes_an_order_with_an_ordrsp_once(edi_app: App) -> None:
+    result = edi_app.edi.receive(orders_message())
+    [placed] = result.orders
+    assert placed["status"] == "accepted" and placed["order_status"] == "allocated", placed["problems"]
+    with edi_app.uow(readonly=True) as uow:
+        order = uow.orders.get(placed["order_id"])
+    assert order is not None and order.external_id == "LHS-9001" and order.channel == "b2b_edi"
+    assert [(ln.sku, ln.quantity) for ln in order.lines] == [("SKU-A", 12), ("SKU-B", 3)]
+    [ordrsp] = result.acknowledgements
+    assert "ORDRSP:D:96A" in ordrsp and "RFF+ON:LHS-9001" in ordrsp and ordrsp.count("LIN+") == 2
+    again = edi_app.edi.receive(orders_message())
+    assert again.orders[0]["duplicate"] and orders(edi_app) == 1
+    # A decimal-comma price that differs from the list waits for review, naming the line.
+    [doubt] = edi_app.edi.receive(orders_message(ref="2", po="LHS-9002", price="12,50")
+                                  .replace(b"EDI0001", b"EDI0002")).orders
+    assert doubt["status"] == "needs_review" and doubt["problems"][0]["field"] == "lines[0].unit_price"

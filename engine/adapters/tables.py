@@ -403,3 +403,17 @@ intake_documents = Table(
     UniqueConstraint("source", "reference", name="uq_intake_documents_source_reference"),
     Index("ix_intake_documents_status", "status", "received_at"),
 )
+
+# A B2B account's own part numbers for our SKUs, and how their unit of measure converts to ours.
+buyer_part_xref = Table(
+    "buyer_part_xref", metadata,
+    Column("account_code", String(32), ForeignKey("accounts.code"), primary_key=True),
+    Column("buyer_part", String(64), primary_key=True),
+    Column("sku", String(64), ForeignKey("skus.sku"), nullable=False),
+    Column("buyer_uom", String(8), nullable=False, default="EA"),
+    Column("units_per_buyer_uom", Integer, nullable=False, default=1),
+    Column("description", String(300), nullable=False, default=""),
+    Column("updated_at", TS, nullable=False),
+    CheckConstraint("units_per_buyer_uom > 0", name="units_positive"),
+    Index("ix_buyer_part_xref_sku", "sku"),
+)

@@ -7,6 +7,7 @@ from collections.abc import Iterable
 from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 
+from engine.adapters.buyer_parts import SqlBuyerPartRepository
 from engine.adapters.database import READ_ONLY
 from engine.adapters.intake_repository import SqlIntakeRepository
 from engine.adapters.outbox import SqlOutboxWriter
@@ -46,6 +47,7 @@ class SqlUnitOfWork(AbstractUnitOfWork):
         self.outbox = SqlOutboxWriter(self._conn)
         self.routing = SqlRoutingRepository(self._conn)
         self.intake = SqlIntakeRepository(self._conn)
+        self.buyer_parts = SqlBuyerPartRepository(self._conn)
 
     def _commit(self) -> None:
         assert self._conn is not None

@@ -402,3 +402,24 @@ class SettleIntakeDocument(Command):
     draft: dict[str, object] | None = None
     problems: tuple[dict[str, object], ...] = ()
     order_id: str | None = None
+
+
+# -- catalog matching ------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class BuyerPartEntry:
+    """One buyer part number of an account: our SKU and how many of our units one of theirs holds."""
+
+    buyer_part: str
+    sku: str
+    buyer_uom: str = "EA"
+    units_per_buyer_uom: int = 1
+    description: str = ""
+
+
+@dataclass(frozen=True, kw_only=True)
+class UpsertBuyerParts(Command):
+    """Create or replace an account's buyer part cross-reference entries (others are kept)."""
+
+    account_code: str
+    parts: tuple[BuyerPartEntry, ...] = ()

@@ -17,6 +17,7 @@ from engine.domain.inventory import Reservation, StockBalance, StockMovement
 from engine.domain.network import Carrier, FulfillmentNode, Lane
 from engine.domain.orders import Order
 from engine.domain.routing import AuditEntry, RoutingDecision
+from engine.intake.matching import BuyerPart
 
 
 class MasterDataRepository(abc.ABC):
@@ -359,3 +360,14 @@ class IntakeRepository(abc.ABC):
     @abc.abstractmethod
     def list(self, status: str | None = None, limit: int = 100) -> list[IntakeDocument]:
         """Newest first."""
+
+
+class BuyerPartRepository(abc.ABC):
+    """Each B2B account's buyer part numbers for our SKUs, unique by (account_code, buyer_part)."""
+
+    @abc.abstractmethod
+    def upsert(self, parts: Sequence[BuyerPart], at: datetime) -> int:
+        """Insert or replace; answers how many were new."""
+
+    @abc.abstractmethod
+    def for_account(self, account_code: str) -> list[BuyerPart]: ...

@@ -10,6 +10,7 @@ from types import TracebackType
 from engine.domain.channels import Channel, ChannelCap
 from engine.domain.events import Event
 from engine.services.ports import (
+    BuyerPartRepository,
     IdempotencyRepository,
     IntakeRepository,
     InventoryRepository,
@@ -38,6 +39,7 @@ class AbstractUnitOfWork(abc.ABC):
     idempotency: IdempotencyRepository
     routing: RoutingRepository
     intake: IntakeRepository
+    buyer_parts: BuyerPartRepository
     outbox: OutboxWriter
 
     def __init__(self, clock: Clock = utc_now) -> None:

@@ -6,7 +6,7 @@ from collections.abc import Callable
 from typing import Any
 
 from engine.domain import commands as c
-from engine.services.handlers import intake, inventory, master_data, orders, routing
+from engine.services.handlers import catalog_xref, intake, inventory, master_data, orders, routing
 from engine.services.unit_of_work import AbstractUnitOfWork
 
 Handler = Callable[[Any, AbstractUnitOfWork], Any]
@@ -51,4 +51,5 @@ COMMAND_HANDLERS: dict[type[c.Command], Handler] = {
     c.RecordRoutingDecision: routing.record_routing_decision,
     c.ReceiveIntakeDocument: intake.receive_intake_document,
     c.SettleIntakeDocument: intake.settle_intake_document,
+    c.UpsertBuyerParts: catalog_xref.upsert_buyer_parts,
 }

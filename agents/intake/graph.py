@@ -35,6 +35,7 @@ from engine.domain import errors as e
 from engine.intake.address import validate_address
 from engine.intake.draft import DraftAddress, DraftLine, DraftProblem, DraftSource, OrderDraft, Sourced
 from engine.intake.mail import ParsedEmail, parse_email
+from engine.intake.matching import DraftLine as MatchLine
 from tools.intake import IntakeLookups
 
 PRICE_TOLERANCE = Decimal("0.005")  # half a percent: rounding in a buyer's spreadsheet, not a new price
@@ -299,6 +300,7 @@ class IntakeAgent:
             confidence: dict[str, float] = {}
             sku = ln.sku.strip().upper() or None
             matched_by = ""
+            converted: int | None = None
             if sku and sku in known:
                 matched_by = "exact_sku"
                 confidence["sku"] = 1.0 if appears(sku, text) else 0.5
@@ -307,12 +309,30 @@ class IntakeAgent:
                                                  message=f"SKU {sku} does not occur in the email",
                                                  fix="check the item against the email"))
             else:
-                what = sku or ln.buyer_part or ln.description or f"line {i + 1}"
-                problems.append(DraftProblem(code="catalog.unmatched", field=f"{field}.sku",
-                                             message=f"no catalog item matches {what!r}",
-                                             fix="pick the item from the catalog or ask the buyer"))
-                confidence["sku"] = 0.0
-                sku = None
+                # The account's buyer part number, then the description's nearest catalog items.
+                found = self.lookups.match(account_code, MatchLine(
+                    buyer_part=ln.buyer_part or None, sku=None, description=ln.description or None,
+                    quantity=Decimal(str(ln.quantity)) if ln.quantity else None, unit=ln.unit or None))
+                grounded = appears(ln.buyer_part, text) or appears(ln.description, text)
+                if found.sku is not None and found.confident and grounded:
+                    sku, matched_by, converted = found.sku, found.method, found.quantity
+                    confidence["sku"] = found.confidence
+                    if found.confidence < 0.9:
+                        problems.append(DraftProblem(code="catalog.uncertain", field=f"{field}.sku",
+                                                     message=f"{ln.description or ln.buyer_part!r} looks like {sku} "
+                                                             f"(confidence {found.confidence:.2f})",
+                                                     fix="confirm the item"))
+                else:
+                    what = sku or ln.buyer_part or ln.description or f"line {i + 1}"
+                    near = ", ".join(f"{c} ({score:.2f})" for c, score in found.candidates[:3])
+                    problems.append(DraftProblem(code="catalog.unmatched", field=f"{field}.sku",
+                                                 message=f"no catalog item matches {what!r}"
+                                                         + (f"; nearest: {near}" if near else ""),
+                                                 fix="pick the item from the catalog or ask the buyer"))
+                    confidence["sku"] = 0.0
+                    sku = None
+                if sku is not None:
+                    prices.update(self.lookups.prices(account_code, [sku]))
             quantity: Decimal | None
             try:
                 quantity = Decimal(str(ln.quantity))
@@ -330,14 +350,20 @@ class IntakeAgent:
                                                  message=f"quantity {quantity} does not occur in the email",
                                                  fix="check the quantity against the email"))
             unit = ln.unit.strip()
-            if unit.casefold() not in UNITS_OF_ONE:
+            if converted is not None and quantity is not None and converted != quantity:
+                # The cross-reference turned the buyer's packs into our units: price per our unit below.
+                quantity, unit = Decimal(converted), "EA"
+            elif unit.casefold() not in UNITS_OF_ONE:
                 problems.append(DraftProblem(code="unit.unconverted", field=f"{field}.unit",
                                              message=f"the line is in {unit!r}; units per {unit} are not known",
                                              fix="confirm how many units one of these holds"))
                 confidence["unit"] = 0.0
             unit_price = prices.get(sku) if sku else None
             if ln.unit_price is not None and sku:
-                stated = Decimal(str(ln.unit_price)).quantize(Decimal("0.0001"))
+                stated = Decimal(str(ln.unit_price))
+                if converted and ln.quantity:  # a price per buyer pack, compared per our unit
+                    stated = stated * Decimal(str(ln.quantity)) / converted
+                stated = stated.quantize(Decimal("0.0001"))
                 if unit_price is None:
                     problems.append(DraftProblem(code="pricing.no_list_price", field=f"{field}.unit_price",
                                                  message=f"{sku} has no price to check {stated} against",

@@ -23,10 +23,13 @@ def _agent(request: Request) -> Any:
     if agent is None:
         from agents.intake.graph import IntakeAgent
         from agents.llm import chat_model
+        from engine.adapters.catalog_index import open_catalog_index
         from tools.intake import IntakeLookups
 
+        engine_app = request.app.state.engine_app
         model = getattr(request.app.state, "intake_model", None) or chat_model()
-        agent = IntakeAgent(model, IntakeLookups(request.app.state.engine_app.uow))
+        index = None if getattr(request.app.state, "intake_model", None) else open_catalog_index(engine_app.engine)
+        agent = IntakeAgent(model, IntakeLookups(engine_app.uow, index))
         request.app.state.intake_agent = agent
     return agent
 

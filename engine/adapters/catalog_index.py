@@ -217,3 +217,22 @@ class ChromaCatalogIndex:
         found = self._collection.query(query_texts=[text[:500]], n_results=min(k, count), include=["distances"])
         distances = (found["distances"] or [[]])[0]
         return [(sku, 1.0 - float(d)) for sku, d in zip(found["ids"][0], distances, strict=False)]
+
+
+def open_catalog_index(engine: Any) -> ChromaCatalogIndex | None:
+    """The semantic index for this database, synced with the active catalog; None when the embedding model
+    is not installed (matching then stops at exact SKUs and buyer part numbers)."""
+    if not embedding_model_available():
+        return None
+    from sqlalchemy import select
+
+    from engine.adapters import tables as t
+    from engine.adapters.repositories import SqlMasterDataRepository
+
+    index = ChromaCatalogIndex(index_dir_for(engine.url.render_as_string(hide_password=False)))
+    with engine.connect() as conn:
+        master = SqlMasterDataRepository(conn)
+        codes = [row[0] for row in conn.execute(select(t.skus.c.sku).where(t.skus.c.active.is_(True)))]
+        catalog = [item for code in codes if (item := master.get_sku(code)) is not None]
+    index.sync(catalog)
+    return index

@@ -179,3 +179,19 @@ def test_an_invented_or_past_delivery_date_is_a_problem(app: App) -> None:
     assert any(p.code == "intake.date_past" for p in past.problems) and not past.touchless
     fine = agent(app, extraction(requested_date="2099-12-03"))[0].run(email(ORDER + " Deliver by Dec 3, 2099.")).draft
     assert fine.problems == [] and fine.touchless
+
+
+def test_buyer_part_numbers_resolve_through_the_accounts_cross_reference(app: App) -> None:
+    app.bus.handle(c.UpsertBuyerParts(account_code="ACC-LAKE", parts=(
+        c.BuyerPartEntry(buyer_part="LK-77", sku="SKU-A", buyer_uom="CS", units_per_buyer_uom=6),)))
+    by_part = extraction(lines=[{"buyer_part": "LK-77", "sku": "", "description": "walnut trays", "quantity": 2,
+                                 "unit": "CS", "unit_price": 108.0}])
+    draft = agent(app, by_part)[0].run(email(ORDER.replace("12 x SKU-A", "2 cs of LK-77 walnut trays at 108.00"))
+                                        ).draft
+    [line] = draft.lines
+    assert (line.sku, line.quantity, line.unit, line.matched_by) == ("SKU-A", Decimal(12), "EA", "xref")
+    assert draft.problems == [] and draft.touchless  # 108.00 a case of 6 is the list's 18.00 each
+    unknown = extraction(lines=[{"buyer_part": "ZZ-1", "sku": "", "description": "", "quantity": 2, "unit": "",
+                                 "unit_price": None}])
+    draft = agent(app, unknown)[0].run(email(ORDER.replace("12 x SKU-A", "2 x ZZ-1"))).draft
+    assert draft.lines[0].sku is None and draft.problems[0].code == "catalog.unmatched"

@@ -722,6 +722,10 @@ def serve(ctx: typer.Context,
 
 # -- intake ----------------------------------------------------------------------------------------
 
+LlmOption = Annotated[str, typer.Option("--llm", help="local (bundled model), openai (configured endpoint) or fake "
+                                        "(the deterministic rules baseline, no model)")]
+
+
 def _read_file(path: str) -> bytes:
     try:
         with open(path, "rb") as f:
@@ -731,12 +735,62 @@ def _read_file(path: str) -> bytes:
                                   ": ", clean(exc.strerror or exc))) from None
 
 
+def _intake_model(kind: str) -> Any:
+    if kind not in ("local", "openai", "fake"):
+        raise _report_error(e.ValidationFailed(f"unknown model {kind!r}", problems=[
+            e.Problem("validation.llm", "--llm", f"unknown model {kind!r}", "use local, openai or fake")]))
+    from agents.llm import chat_model
+
+    if kind == "fake":
+        from agents.intake.rules import rules_handler
+
+        return chat_model("fake", handler=rules_handler)
+    return chat_model(kind)
+
+
+@intake_app.command("email")
+def intake_email(ctx: typer.Context, path: str, llm: LlmOption = "local",
+                 submit: Annotated[bool, typer.Option(help="store it and place the order when touchless")] = False
+                 ) -> None:
+    """Read an order email (.eml) into a draft and print it as JSON; exit 2 when the email is unreadable.
+
+    With --submit the email is stored once per Message-ID and settled: a touchless draft becomes an order
+    (routed at once), anything else waits for review with its problems."""
+    from agents.intake.graph import IntakeAgent
+    from engine.intake.mail import EmailUnreadable
+    from tools.intake import IntakeLookups
+
+    raw = _read_file(path)
+    with _running(ctx) as application:
+        from engine.adapters.catalog_index import open_catalog_index
+
+        agent = IntakeAgent(_intake_model(llm), IntakeLookups(application.uow, open_catalog_index(application.engine)))
+        try:
+            result = agent.run(raw)
+        except EmailUnreadable as err:
+            _echo_json({"status": "rejected", **err.to_dict()})
+            raise typer.Exit(EXIT_ERROR) from None
+        out: dict[str, Any] = {"status": "draft", "touchless": result.draft.touchless,
+                               "draft": result.draft.model_dump(mode="json"), "timings": result.timings}
+        if submit:
+            stored = application.intake.receive("email", result.draft.reference, raw, result.email.sender,
+                                                result.email.subject)
+            if stored["duplicate"]:
+                out = {"status": stored["status"], "duplicate": True, "document": stored}
+            else:
+                out = {**application.intake.settle(stored["document_id"], result.draft).to_dict(),
+                       "touchless": result.draft.touchless}
+    _echo_json(out)
+
+
 @intake_app.command("edi")
 def intake_edi(ctx: typer.Context, path: str,
                submit: Annotated[bool, typer.Option(help="store each set once and place the orders that are "
                                                    "touchless")] = False) -> None:
-    """Read an X12 interchange (850s) and print the drafts, not-orders and rejections as JSON; exit 2 when
-    the file or any set in it is rejected. With --submit: orders once per ISA13/GS06/ST02, plus the 997/855."""
+    """Read an X12 interchange (850s) or an EDIFACT interchange (ORDERS) and print the drafts, not-orders
+    and rejections as JSON; exit 2 when the file or any set in it is rejected. With --submit: orders once
+    per set/message, plus the acknowledgements (997/855 or ORDRSP)."""
+    from engine.intake.edifact import EdifactError
     from engine.intake.x12_errors import X12Error
     from engine.services.edi import _rejection
 
@@ -747,6 +801,11 @@ def intake_edi(ctx: typer.Context, path: str,
                 result = application.edi.receive(raw)
                 out: dict[str, Any] = result.to_dict()
                 rejected = bool(result.rejections)
+            elif application.edi.is_edifact(raw):
+                _ic, pairs, found = application.edi.read_edifact(raw)
+                out = {"drafts": [d.model_dump(mode="json") | {"touchless": d.touchless} for _, d in pairs],
+                       "not_orders": found.not_orders, "rejections": found.rejections, "warnings": found.warnings}
+                rejected = bool(found.rejections)
             else:
                 intake, drafts = application.edi.read(raw)
                 out = {"drafts": [d.model_dump(mode="json") | {"touchless": d.touchless} for d in drafts],
@@ -754,7 +813,7 @@ def intake_edi(ctx: typer.Context, path: str,
                        "rejections": [_rejection(r) for r in intake.rejections],
                        "warnings": intake.document.warnings}
                 rejected = bool(intake.rejections)
-        except X12Error as err:
+        except (X12Error, EdifactError) as err:
             _echo_json({"status": "rejected", **err.to_dict()})
             raise typer.Exit(EXIT_ERROR) from None
     _echo_json(out)

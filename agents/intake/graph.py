@@ -41,6 +41,8 @@ from tools.intake import IntakeLookups
 PRICE_TOLERANCE = Decimal("0.005")  # half a percent: rounding in a buyer's spreadsheet, not a new price
 UNITS_OF_ONE = {"", "ea", "each", "pc", "pcs", "piece", "pieces", "unit", "units", "x"}
 
+SHIP_TO_HEADING = re.compile(r"(?im)^\s*(?:ship|deliver)\s*-?\s*to\b[^:\n]{0,30}:")
+
 SUSPICIOUS = [
     (re.compile(r"\b(ignore|disregard|forget)\b.{0,40}\b(instruction|rule|prompt|guideline)s?\b", re.I | re.S),
      "asks the system to ignore its instructions"),
@@ -186,6 +188,11 @@ class IntakeAgent:
             return {"draft": draft, "timings": {**state.get("timings", {}), "resolve_ms": _ms(started)}}
         draft.po_number = self._po_number(extraction, text, problems, account_code is not None)
         draft.ship_to = self._ship_to(extraction, text, problems, draft.warnings)
+        new_text = "\n".join([email.body, *(fw.text for fw in email.forwarded)])
+        if len(SHIP_TO_HEADING.findall(new_text)) > 1:
+            problems.append(DraftProblem(code="address.multiple", field="ship_to",
+                                         message="the email names more than one delivery address",
+                                         fix="split the order per address or ask the buyer"))
         sent = email.sent_at.date() if email.sent_at else date.today()
         draft.requested_date = self._requested_date(extraction, text, problems, sent)
         draft.lines = self._lines(extraction, text, account_code, problems)
@@ -336,6 +343,8 @@ class IntakeAgent:
             quantity: Decimal | None
             try:
                 quantity = Decimal(str(ln.quantity))
+                if quantity == quantity.to_integral_value():
+                    quantity = Decimal(int(quantity))  # 6.0 from the JSON number is 6 units
             except InvalidOperation:  # pragma: no cover - the schema guarantees a number
                 quantity = None
             if quantity is None or quantity <= 0 or quantity != quantity.to_integral_value():

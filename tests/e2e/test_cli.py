@@ -283,3 +283,21 @@ def test_intake_edi_prints_drafts_and_exits_2_on_rejected_input(url: str, tmp_pa
     assert refused.exit_code == 2 and json.loads(refused.stdout)["code"] == "edi.not_x12"
     missing = orderloom(url, "intake", "edi", str(tmp_path / "nope.edi"))
     assert missing.exit_code == 2 and "intake.file" in missing.output
+
+
+def test_intake_email_with_the_rules_baseline_prints_a_draft_and_submits_once(url: str, tmp_path: Path) -> None:
+    sample = Path(__file__).resolve().parents[2] / "scripts" / "samples" / "lakeshore-po.eml"
+    shown = orderloom(url, "intake", "email", str(sample), "--llm", "fake")
+    assert shown.exit_code == 0, shown.output
+    draft = json.loads(shown.stdout)["draft"]
+    assert draft["po_number"]["value"] == "LHS-20931" and draft["account_code"] == "ACC-LAKESHORE"
+    assert [(ln["sku"], ln["quantity"]) for ln in draft["lines"]] == [("HOM-0002", "6"), ("HOM-0001", "4")]
+    first = json.loads(orderloom(url, "intake", "email", str(sample), "--llm", "fake", "--submit").stdout)
+    assert first["status"] == "accepted" and first["order_id"]
+    again = json.loads(orderloom(url, "intake", "email", str(sample), "--llm", "fake", "--submit").stdout)
+    assert again["duplicate"] and again["document"]["order_id"] == first["order_id"]
+    junk = tmp_path / "junk.eml"
+    junk.write_bytes(b"")
+    refused = orderloom(url, "intake", "email", str(junk), "--llm", "fake")
+    assert refused.exit_code == 2 and json.loads(refused.stdout)["code"] == "email.unreadable"
+    assert orderloom(url, "intake", "email", str(sample), "--llm", "gpt9").exit_code == 2

@@ -141,22 +141,31 @@ def _line(uow: AbstractUnitOfWork, i: int, line: PoLine, known: set[str], price_
         confidence["quantity"] = 0.0
         problems.append(DraftProblem(code="quantity.invalid", field=f"{field_name}.quantity",
                                      message=f"line {line.line_id}: {quantity} {unit} is not a whole number of units"))
-    list_price: Decimal | None = None
-    if sku:
-        list_price = uow.master.get_price(price_list, sku) if price_list else None
-        if list_price is None:
-            item = uow.master.get_sku(sku)
-            list_price = item.unit_price if item else None
-        if stated is not None and unit in EACH_UNITS and list_price is not None \
-                and abs(stated - list_price) > list_price * PRICE_TOLERANCE:
-            confidence["unit_price"] = 0.0
-            problems.append(DraftProblem(code="pricing.mismatch", field=f"{field_name}.unit_price",
-                                         message=f"line {line.line_id}: the 850 says {stated}, the price list "
-                                                 f"{list_price} ({where})",
-                                         fix="keep the list price or approve the partner's price"))
+    list_price = _checked_price(uow, sku, price_list, stated if unit in EACH_UNITS else None,
+                                f"line {line.line_id}", field_name, where, confidence, problems)
     return DraftLine(line_no=i + 1, buyer_part=line.buyer_part, sku=sku, description="; ".join(line.descriptions),
                      quantity=quantity, unit=unit, unit_price=list_price, requested_date=None,
                      confidence=confidence, source=where, matched_by="edi_product_id" if sku else "")
+
+
+def _checked_price(uow: AbstractUnitOfWork, sku: str | None, price_list: str | None, stated: Decimal | None,
+                   label: str, field_name: str, where: str, confidence: dict[str, float],
+                   problems: list[DraftProblem]) -> Decimal | None:
+    """The price the order will carry (the account's list, else the catalog's); a partner's price that
+    differs from it is a problem naming the line, never a silent re-price."""
+    if not sku:
+        return None
+    list_price = uow.master.get_price(price_list, sku) if price_list else None
+    if list_price is None:
+        item = uow.master.get_sku(sku)
+        list_price = item.unit_price if item else None
+    if stated is not None and list_price is not None and abs(stated - list_price) > list_price * PRICE_TOLERANCE:
+        confidence["unit_price"] = 0.0
+        problems.append(DraftProblem(code="pricing.mismatch", field=f"{field_name}.unit_price",
+                                     message=f"{label}: the order says {stated}, the price list {list_price} "
+                                             f"({where})",
+                                     fix="keep the list price or approve the partner's price"))
+    return list_price
 
 
 @dataclass
@@ -349,19 +358,8 @@ def _edifact_line(uow: AbstractUnitOfWork, i: int, line: EdiLine, known: set[str
         problems.append(DraftProblem(code="unit.unconverted", field=f"{field_name}.unit",
                                      message=f"line {line.line_number} is in {line.unit!r} ({where})",
                                      fix="confirm the units"))
-    list_price: Decimal | None = None
-    if sku:
-        list_price = uow.master.get_price(price_list, sku) if price_list else None
-        if list_price is None:
-            item = uow.master.get_sku(sku)
-            list_price = item.unit_price if item else None
-        if line.price is not None and list_price is not None \
-                and abs(line.price - list_price) > list_price * PRICE_TOLERANCE:
-            confidence["unit_price"] = 0.0
-            problems.append(DraftProblem(code="pricing.mismatch", field=f"{field_name}.unit_price",
-                                         message=f"line {line.line_number}: the order says {line.price}, the price "
-                                                 f"list {list_price} ({where})",
-                                         fix="keep the list price or approve the partner's price"))
+    list_price = _checked_price(uow, sku, price_list, line.price, f"line {line.line_number}", field_name, where,
+                                confidence, problems)
     return DraftLine(line_no=i + 1, buyer_part=line.buyer_part or None, sku=sku, description=line.description,
                      quantity=quantity, unit="EA", unit_price=list_price, confidence=confidence, source=where,
                      matched_by="edi_product_id" if sku else "")

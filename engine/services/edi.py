@@ -31,6 +31,7 @@ from typing import Any
 
 from engine.domain import errors as e
 from engine.domain.orders import OrderStatus
+from engine.domain.routing import DecisionOutcome
 from engine.intake.address import validate_address
 from engine.intake.draft import DraftAddress, DraftLine, DraftProblem, DraftSource, OrderDraft, Sourced
 from engine.intake.edifact import EdifactError, Interchange, parse_interchange
@@ -46,6 +47,7 @@ from engine.intake.x12_850 import PoLine, PurchaseOrder, X12Intake, read_purchas
 from engine.intake.x12_out import LineAck, LineStatus, po_acknowledgement
 from engine.intake.x12_writer import functional_ack
 from engine.services.intake import IntakeDesk, IntakeOutcome
+from engine.services.routing import expected_delivery
 from engine.services.unit_of_work import AbstractUnitOfWork
 
 PACK_UNITS = {"CA", "CS", "BX", "PK", "CT"}
@@ -271,14 +273,23 @@ class EdiIntake:
         return result
 
     def po_ack(self, po: PurchaseOrder, outcome: IntakeOutcome, when: datetime) -> str:
-        """855 for an order the PO became: routed and reserved lines accepted; an order that could not be
-        reserved (in exception) acknowledged as backordered."""
+        """855 for an order the PO became: routed and reserved lines accepted with the expected delivery
+        date (rescheduled, DR, when that is after the date asked for); an order that could not be reserved
+        (in exception) acknowledged as backordered."""
         acks = []
-        status = LineStatus.BACKORDERED
-        if outcome.order_status == OrderStatus.ALLOCATED.value:
+        status, arrives = LineStatus.BACKORDERED, None
+        if outcome.order_status == OrderStatus.ALLOCATED.value and outcome.order_id:
             status = LineStatus.ACCEPTED
+            with self.uow_factory(readonly=True) as uow:
+                committed = [d for d in uow.routing.decisions(outcome.order_id)
+                             if d.outcome is DecisionOutcome.COMMITTED]
+                arrives = expected_delivery(uow, committed[-1]) if committed else None
+            wanted = po.requested_delivery
+            if arrives is not None and wanted is not None and arrives > wanted:
+                status = LineStatus.DATE_CHANGED  # accepted, but it arrives after the date asked for
         for line in po.lines:
-            acks.append(LineAck(line_no=line.line_no, status=status, quantity=line.quantity, unit=line.unit))
+            acks.append(LineAck(line_no=line.line_no, status=status, quantity=line.quantity, unit=line.unit,
+                                delivery=arrives))
         return po_acknowledgement(po, acks, control_number=next_control_number(), when=when)
 
 

@@ -502,3 +502,20 @@ def shadow_summary(uow: AbstractUnitOfWork, limit: int = 1000) -> ShadowSummary:
                            "saving_pct": round(100 * (theirs - ours) / theirs, 2) if theirs else 0.0,
                            "unserved_by_baseline": len(placed) - len(both)}
     return ShadowSummary(len(placed), sum(d.cost or 0.0 for d in placed), baselines)
+
+
+def expected_delivery(uow: AbstractUnitOfWork, decision: RoutingDecision, *,
+                      calendar: PromiseCalendar = DEFAULT_CALENDAR) -> date | None:
+    """When the order routed by `decision` should arrive: per shipment, the node's ship day (cutoff in its
+    zone, the carrier calendar) plus the chosen service's transit days; the latest shipment counts."""
+    latest: date | None = None
+    for shipment in decision.explanation.get("shipments", []):
+        node = uow.master.get_node(str(shipment.get("node")))
+        if node is None:
+            return None
+        local = decision.created_at.astimezone(ZoneInfo(node.timezone))
+        ships = local.date() if calendar.is_pickup_day(local.date()) and local.time() < node.cutoff_local \
+            else calendar.next_pickup_day(local.date())
+        arrives = calendar.add_transit(ships, int(shipment.get("transit_days", 0)))
+        latest = arrives if latest is None or arrives > latest else latest
+    return latest

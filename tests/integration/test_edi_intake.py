@@ -24,11 +24,11 @@ from tests.integration.test_routing_service import build
 
 
 def interchange(control: str = "000000101", po: str = "LHS-4410", price: str = "18.00", unit: str = "EA",
-                pack: str = "", sets: int = 1) -> bytes:
+                pack: str = "", sets: int = 1, wanted: str = "20300110") -> bytes:
     body = []
     for n in range(1, sets + 1):
         st = f"{n:04d}"
-        segments = [f"ST*850*{st}", f"BEG*00*SA*{po}-{n}**20300101", "DTM*002*20300110",
+        segments = [f"ST*850*{st}", f"BEG*00*SA*{po}-{n}**20300101", f"DTM*002*{wanted}",
                     "N1*ST*Lakeshore Home Supply*92*0042", "N3*233 S Wacker Dr", "N4*Chicago*IL*60606*US",
                     f"PO1*1*12*{unit}*{price}**VP*SKU-A*BP*LK-77", "PID*F****Walnut tray",
                     *([f"PO4*{pack}"] if pack else []), "PO1*2*3*EA*7.50**VP*SKU-B", "CTT*2"]
@@ -68,6 +68,8 @@ def test_an_850_becomes_a_routed_order_with_997_and_855_once(edi_app: App) -> No
     ack997, ack855 = result.acknowledgements
     assert "AK5*A" in ack997 and "AK9*A*1*1*1" in ack997
     assert "BAK*00*AD*LHS-4410-1" in ack855 and ack855.count("ACK*IA") == 2
+    # Shipped Tuesday Jan 1 before the cutoff, 5 carrier days (Monday to Saturday): Monday Jan 7.
+    assert "ACK*IA*12*EA*068*20300107" in ack855
     for text in (ack997, ack855):  # our own output passes our reader's envelope checks
         assert read_x12(text).rejections == []
     again = edi_app.edi.receive(interchange())
@@ -163,3 +165,13 @@ def test_an_edifact_orders_message_becomes_an_order_with_an_ordrsp_once(edi_app:
     [doubt] = edi_app.edi.receive(orders_message(ref="2", po="LHS-9002", price="12,50")
                                   .replace(b"EDI0001", b"EDI0002")).orders
     assert doubt["status"] == "needs_review" and doubt["problems"][0]["field"] == "lines[0].unit_price"
+
+
+def test_a_date_no_node_can_meet_is_an_exception_acknowledged_as_backordered(edi_app: App) -> None:
+    # Five carrier days from the only stocked node: January 3rd cannot be met, so routing refuses to
+    # guess a later date; the order waits in exception for a person and the partner hears "backordered".
+    result = edi_app.edi.receive(interchange(control="000000109", po="LHS-4420", wanted="20300103"))
+    [placed] = result.orders
+    assert placed["status"] == "accepted" and placed["order_status"] == "exception"
+    ack855 = result.acknowledgements[-1]
+    assert "BAK*00*RJ*LHS-4420-1" in ack855 and ack855.count("ACK*IB") == 2

@@ -49,6 +49,7 @@ from engine.services.ports import (
     OrderRepository,
     PolicyRecord,
     RoutingRepository,
+    ShipmentRecord,
     StoredResponse,
 )
 from engine.services.unit_of_work import AbstractUnitOfWork, OutboxWriter
@@ -727,6 +728,12 @@ class FakeOrderRepository(OrderRepository):
     def shipment_exists(self, shipment_id: str) -> bool:
         _no_nul(shipment_id)
         return shipment_id in self.s.shipments
+
+    def shipments(self, order_id: str) -> list[ShipmentRecord]:
+        found = [x for x in self.s.shipments.values() if x.order_id == order_id]
+        return [ShipmentRecord(x.shipment_id, x.order_id, x.node, x.carrier, x.tracking_number,
+                               tuple((a, b) for a, b in x.lines), x.shipped_at)
+                for x in sorted(found, key=lambda x: (x.shipped_at, x.shipment_id))]
 
 
 # -- idempotency and outbox ------------------------------------------------------------------------

@@ -6,6 +6,7 @@ import hashlib
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request, Response, status
+from fastapi.responses import PlainTextResponse
 
 from api.http.deps import engine_app
 from engine.bootstrap import App
@@ -107,3 +108,15 @@ async def intake_edi(request: Request) -> dict[str, Any]:
     raw = await request.body()
     result = await run_in_threadpool(app.edi.receive, raw)
     return result.to_dict()
+
+
+@router.get("/orders/{order_id}/ship-notice/{shipment_id}", response_class=PlainTextResponse)
+def ship_notice(order_id: str, shipment_id: str, app: EngineApp) -> str:
+    """The X12 856 for a recorded shipment of an order that came by X12 (to send to the partner)."""
+    return app.edi.ship_notice(order_id, shipment_id)
+
+
+@router.get("/orders/{order_id}/invoice", response_class=PlainTextResponse)
+def invoice(order_id: str, app: EngineApp) -> str:
+    """The X12 810 for what has shipped on an order that came by X12, at the order's prices."""
+    return app.edi.invoice(order_id)

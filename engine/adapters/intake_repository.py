@@ -59,6 +59,13 @@ class SqlIntakeRepository(IntakeRepository):
         value = self.conn.execute(select(_I.raw).where(_I.id == int(document_id))).scalar()
         return bytes(value) if value is not None else None
 
+    def for_order(self, order_id: str) -> IntakeDocument | None:
+        if not order_id.isdigit() or len(order_id) > 18:
+            return None
+        row = self.conn.execute(select(*_COLUMNS).where(_I.order_id == int(order_id)).order_by(_I.id).limit(1)
+                                ).mappings().first()
+        return _document(row) if row else None
+
     def list(self, status: str | None = None, limit: int = 100) -> list[IntakeDocument]:
         query = select(*_COLUMNS)
         if status is not None:

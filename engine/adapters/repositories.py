@@ -33,6 +33,7 @@ from engine.services.ports import (
     LedgerTotals,
     MasterDataRepository,
     OrderRepository,
+    ShipmentRecord,
     StoredResponse,
 )
 
@@ -581,6 +582,16 @@ class SqlOrderRepository(OrderRepository):
 
     def shipment_exists(self, shipment_id: str) -> bool:
         return _exists(self.conn, t.shipments, shipment_id=shipment_id)
+
+    def shipments(self, order_id: str) -> list[ShipmentRecord]:
+        if not order_id.isdigit() or len(order_id) > 18:
+            return []
+        s = t.shipments.c
+        rows = self.conn.execute(select(t.shipments).where(s.order_id == int(order_id))
+                                 .order_by(s.shipped_at, s.shipment_id)).mappings()
+        return [ShipmentRecord(r["shipment_id"], str(r["order_id"]), r["node"], r["carrier"], r["tracking_number"],
+                               tuple((int(a), int(b)) for a, b in r["lines"]),
+                               aware(r["shipped_at"])) for r in rows]  # type: ignore[arg-type]
 
 
 class SqlIdempotencyRepository(IdempotencyRepository):

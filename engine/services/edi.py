@@ -44,7 +44,15 @@ from engine.intake.edifact_orders import (
     write_ordrsp,
 )
 from engine.intake.x12_850 import PoLine, PurchaseOrder, X12Intake, read_purchase_orders
-from engine.intake.x12_out import LineAck, LineStatus, po_acknowledgement
+from engine.intake.x12_out import (
+    InvoiceItem,
+    LineAck,
+    LineStatus,
+    ShippedItem,
+    invoice,
+    po_acknowledgement,
+    ship_notice,
+)
 from engine.intake.x12_writer import functional_ack
 from engine.services.intake import IntakeDesk, IntakeOutcome
 from engine.services.routing import expected_delivery
@@ -271,6 +279,58 @@ class EdiIntake:
                     control_reference=str(next_control_number()), response_number=f"R{order.po_number.value}"[:35],
                     prepared=when.strftime("%y%m%d:%H%M")))
         return result
+
+    def purchase_order_for(self, order_id: str) -> PurchaseOrder:
+        """The X12 850 an order was placed from (raises NotFound for orders that did not come by X12)."""
+        with self.uow_factory(readonly=True) as uow:
+            doc = uow.intake.for_order(order_id) if isinstance(order_id, str) else None
+            raw = uow.intake.raw(doc.document_id) if doc is not None and doc.source == "x12" else None
+        if doc is None or raw is None:
+            raise e.NotFound(f"order {order_id!r} did not come from an X12 850",
+                             problems=[e.Problem("edi.no_source_document", "order_id",
+                                                 "no X12 purchase order for this order", "use an EDI order")])
+        po = next((p for p in read_purchase_orders(raw).orders if p.reference == doc.reference), None)
+        if po is None:  # pragma: no cover - the stored document produced this order
+            raise e.NotFound(f"the 850 {doc.reference} is no longer readable")
+        return po
+
+    def ship_notice(self, order_id: str, shipment_id: str, *, when: datetime | None = None) -> str:
+        """856 for one recorded shipment of an order that came by X12."""
+        po = self.purchase_order_for(order_id)
+        with self.uow_factory(readonly=True) as uow:
+            order = uow.orders.get(order_id)
+            shipment = next((s for s in uow.orders.shipments(order_id) if s.shipment_id == shipment_id), None)
+        if order is None or shipment is None:
+            raise e.NotFound(f"order {order_id} has no shipment {shipment_id!r}", problems=[
+                e.Problem("shipment.unknown", "shipment_id", "no such shipment for this order", "use a recorded one")])
+        by_line = {ln.line_no: ln for ln in order.lines}
+        ids = {i + 1: line.line_id or str(i + 1) for i, line in enumerate(po.lines)}
+        items = [ShippedItem(ids.get(line_no, str(line_no)), by_line[line_no].sku, units)
+                 for line_no, units in shipment.lines if line_no in by_line]
+        return ship_notice(po, shipment_id=shipment.shipment_id, shipped_at=shipment.shipped_at,
+                           carrier=shipment.carrier, tracking=shipment.tracking_number, items=items,
+                           ship_from=shipment.node, control_number=next_control_number(),
+                           when=when or datetime.now(UTC))
+
+    def invoice(self, order_id: str, *, invoice_number: str | None = None, when: datetime | None = None) -> str:
+        """810 for what has shipped on an order that came by X12, at the order's prices."""
+        po = self.purchase_order_for(order_id)
+        with self.uow_factory(readonly=True) as uow:
+            order = uow.orders.get(order_id)
+            shipments = uow.orders.shipments(order_id)
+        if order is None or not shipments:
+            raise e.ValidationFailed(f"order {order_id} has shipped nothing yet", problems=[
+                e.Problem("invoice.nothing_shipped", "order_id", "nothing to invoice", "record a shipment first")])
+        shipped: dict[int, int] = {}
+        for shipment in shipments:
+            for line_no, units in shipment.lines:
+                shipped[line_no] = shipped.get(line_no, 0) + units
+        ids = {i + 1: line.line_id or str(i + 1) for i, line in enumerate(po.lines)}
+        items = [InvoiceItem(ids.get(ln.line_no, str(ln.line_no)), ln.sku, shipped[ln.line_no], ln.unit_price)
+                 for ln in order.lines if shipped.get(ln.line_no)]
+        moment = when or datetime.now(UTC)
+        return invoice(po, invoice_number=invoice_number or f"INV-{order_id}", invoice_date=moment.date(),
+                       items=items, control_number=next_control_number(), when=moment, currency=order.currency)
 
     def po_ack(self, po: PurchaseOrder, outcome: IntakeOutcome, when: datetime) -> str:
         """855 for an order the PO became: routed and reserved lines accepted with the expected delivery

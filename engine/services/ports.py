@@ -20,6 +20,17 @@ from engine.domain.routing import AuditEntry, RoutingDecision
 from engine.intake.matching import BuyerPart
 
 
+@dataclass(frozen=True)
+class ShipmentRecord:
+    shipment_id: str
+    order_id: str
+    node: str
+    carrier: str
+    tracking_number: str
+    lines: tuple[tuple[int, int], ...]  # (line number, units)
+    shipped_at: datetime
+
+
 class MasterDataRepository(abc.ABC):
     @abc.abstractmethod
     def get_sku(self, sku: str) -> Sku | None: ...
@@ -221,6 +232,10 @@ class OrderRepository(abc.ABC):
     @abc.abstractmethod
     def shipment_exists(self, shipment_id: str) -> bool: ...
 
+    @abc.abstractmethod
+    def shipments(self, order_id: str) -> list[ShipmentRecord]:
+        """The order's shipments, oldest first."""
+
 
 @dataclass(frozen=True)
 class StoredResponse:
@@ -356,6 +371,10 @@ class IntakeRepository(abc.ABC):
 
     @abc.abstractmethod
     def raw(self, document_id: str) -> bytes | None: ...
+
+    @abc.abstractmethod
+    def for_order(self, order_id: str) -> IntakeDocument | None:
+        """The document an order was placed from, if any."""
 
     @abc.abstractmethod
     def list(self, status: str | None = None, limit: int = 100) -> list[IntakeDocument]:

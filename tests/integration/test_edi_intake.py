@@ -175,3 +175,25 @@ def test_a_date_no_node_can_meet_is_an_exception_acknowledged_as_backordered(edi
     assert placed["status"] == "accepted" and placed["order_status"] == "exception"
     ack855 = result.acknowledgements[-1]
     assert "BAK*00*RJ*LHS-4420-1" in ack855 and ack855.count("ACK*IB") == 2
+
+
+def test_ship_notice_and_invoice_for_a_shipped_edi_order(edi_app: App) -> None:
+    [placed] = edi_app.edi.receive(interchange(control="000000110", po="LHS-4430")).orders
+    order_id = placed["order_id"]
+    edi_app.bus.handle(c.ReleaseOrderToFulfillment(order_id=order_id))
+    edi_app.bus.handle(c.RecordShipment(order_id=order_id, node="DC-EAST", carrier="CAR", tracking_number="1Z42",
+                                        shipment_id="SHP-42", lines=(c.ShipmentLine(1, 12), c.ShipmentLine(2, 3))))
+    with TestClient(create_api(edi_app)) as http:
+        asn = http.get(f"/intake/orders/{order_id}/ship-notice/SHP-42")
+        bill = http.get(f"/intake/orders/{order_id}/invoice")
+        assert asn.status_code == 200 and bill.status_code == 200
+        assert "REF*CN*1Z42" in asn.text and "PRF*LHS-4430-1" in asn.text and "SN1**12*EA" in asn.text
+        assert "BIG*" in bill.text and "IT1*1*12*EA*18.00" in bill.text and "TDS*23850" in bill.text
+        for text in (asn.text, bill.text):
+            assert read_x12(text).rejections == []
+        assert http.get(f"/intake/orders/{order_id}/ship-notice/NOPE").status_code == 404
+        web = http.post("/orders", json={"channel": "web", "external_id": "W-9", "ship_to": {
+            "name": "A", "line1": "1 Main St", "city": "New York", "state": "NY", "postal_code": "10001",
+            "country": "US"}, "lines": [{"sku": "SKU-A", "quantity": 1}]}).json()
+        refused = http.get(f"/intake/orders/{web['order_id']}/invoice")
+        assert refused.status_code == 404 and refused.json()["problems"][0]["code"] == "edi.no_source_document"

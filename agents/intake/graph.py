@@ -41,6 +41,11 @@ from tools.intake import IntakeLookups
 PRICE_TOLERANCE = Decimal("0.005")  # half a percent: rounding in a buyer's spreadsheet, not a new price
 UNITS_OF_ONE = {"", "ea", "each", "pc", "pcs", "piece", "pieces", "unit", "units", "x"}
 
+# Anything that could state a date: month names, weekdays, numeric dates, "tomorrow", "next week".
+DATE_WORDS = re.compile(r"\b(jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]*\.?\s+\d|"
+                        r"\b\d{1,2}\s+(jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)|"
+                        r"\b(mon|tues?|wed(nes)?|thu(rs)?|fri|sat(ur)?|sun)(day)?\b|\b(tomorrow|next week|eow|eom)\b|"
+                        r"\b\d{1,4}[/.-]\d{1,2}[/.-]\d{1,4}\b|\b\d{1,2}/\d{1,2}\b", re.I)
 SHIP_TO_HEADING = re.compile(r"(?im)^\s*(?:ship|deliver)\s*-?\s*to\b[^:\n]{0,30}:")
 
 SUSPICIOUS = [
@@ -194,7 +199,7 @@ class IntakeAgent:
                                          message="the email names more than one delivery address",
                                          fix="split the order per address or ask the buyer"))
         sent = email.sent_at.date() if email.sent_at else date.today()
-        draft.requested_date = self._requested_date(extraction, text, problems, sent)
+        draft.requested_date = self._requested_date(extraction, text, problems, sent, draft.warnings)
         draft.lines = self._lines(extraction, text, account_code, problems)
         draft.problems = problems
         return {"draft": draft, "timings": {**state.get("timings", {}), "resolve_ms": _ms(started)}}
@@ -270,9 +275,13 @@ class IntakeAgent:
 
     @staticmethod
     def _requested_date(extraction: EmailExtraction, text: str, problems: list[DraftProblem],
-                        today: date) -> Sourced:
+                        today: date, warnings: list[str]) -> Sourced:
         raw = extraction.requested_date.strip()
         if not raw:
+            return Sourced(value=None, confidence=1.0, source="model")
+        if not DATE_WORDS.search(text):
+            # The email mentions no date at all: the model made this one up. The draft has no requested date.
+            warnings.append(f"the model proposed a delivery date {raw} that the email does not mention; ignored")
             return Sourced(value=None, confidence=1.0, source="model")
         try:
             when = date.fromisoformat(raw)

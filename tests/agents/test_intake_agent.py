@@ -172,9 +172,13 @@ def test_the_address_is_checked_against_the_zip_database(app: App) -> None:
 
 
 def test_an_invented_or_past_delivery_date_is_a_problem(app: App) -> None:
-    invented = agent(app, extraction(requested_date="2023-04-15"))[0].run(email(ORDER)).draft
+    invented = agent(app, extraction(requested_date="2023-04-15"))[0].run(email(ORDER + " Deliver by Jan 9.")).draft
     assert any(p.field == "requested_date" and p.code == "intake.ungrounded" for p in invented.problems)
     assert not invented.touchless
+    # An email that names no date at all: the model's date is dropped (noted), the draft can stay touchless.
+    dateless = agent(app, extraction(requested_date="2023-04-15"))[0].run(email(ORDER)).draft
+    assert dateless.requested_date.value is None and dateless.problems == [] and dateless.touchless
+    assert any("does not mention" in w for w in dateless.warnings)
     past = agent(app, extraction(requested_date="2020-01-03"))[0].run(email(ORDER + " Deliver by Jan 3 2020.")).draft
     assert any(p.code == "intake.date_past" for p in past.problems) and not past.touchless
     fine = agent(app, extraction(requested_date="2099-12-03"))[0].run(email(ORDER + " Deliver by Dec 3, 2099.")).draft

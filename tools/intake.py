@@ -12,6 +12,7 @@ from typing import Protocol
 
 from engine.domain.catalog import Sku, is_valid_sku_code
 from engine.intake.matching import CatalogMatcher, DraftLine, MatchResult, SemanticIndex, index_by_buyer_part
+from engine.services.handlers.orders import list_price
 from engine.services.unit_of_work import AbstractUnitOfWork
 
 
@@ -89,10 +90,7 @@ class IntakeLookups:
         with self.uow_factory(readonly=True) as uow:
             account = uow.master.get_account(account_code) if account_code else None
             for sku in skus:
-                price = uow.master.get_price(account.price_list_code, sku) if account else None
-                if price is None:
-                    item = uow.master.get_sku(sku)
-                    price = item.unit_price if item else None
+                price = list_price(uow, account.price_list_code if account else None, sku)
                 if price is not None:
                     out[sku] = price
         return out

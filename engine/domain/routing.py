@@ -48,6 +48,14 @@ class RoutingDecision:
     def nodes(self) -> list[str]:
         return sorted({str(p["node"]) for p in self.plan})
 
+    def units_per_node_day(self) -> dict[tuple[str, str], int]:
+        """Pick-capacity units the plan takes per (node, local day)."""
+        units: dict[tuple[str, str], int] = {}
+        for p in self.plan:
+            key = (str(p["node"]), str(p["day"]))
+            units[key] = units.get(key, 0) + int(p["quantity"])
+        return units
+
 
 @dataclass
 class AuditEntry:

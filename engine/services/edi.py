@@ -54,6 +54,7 @@ from engine.intake.x12_out import (
     ship_notice,
 )
 from engine.intake.x12_writer import functional_ack
+from engine.services.handlers.orders import list_price
 from engine.services.intake import IntakeDesk, IntakeOutcome
 from engine.services.routing import expected_delivery
 from engine.services.unit_of_work import AbstractUnitOfWork
@@ -165,17 +166,14 @@ def _checked_price(uow: AbstractUnitOfWork, sku: str | None, price_list: str | N
     differs from it is a problem naming the line, never a silent re-price."""
     if not sku:
         return None
-    list_price = uow.master.get_price(price_list, sku) if price_list else None
-    if list_price is None:
-        item = uow.master.get_sku(sku)
-        list_price = item.unit_price if item else None
-    if stated is not None and list_price is not None and abs(stated - list_price) > list_price * PRICE_TOLERANCE:
+    price = list_price(uow, price_list, sku)
+    if stated is not None and price is not None and abs(stated - price) > price * PRICE_TOLERANCE:
         confidence["unit_price"] = 0.0
         problems.append(DraftProblem(code="pricing.mismatch", field=f"{field_name}.unit_price",
-                                     message=f"{label}: the order says {stated}, the price list {list_price} "
+                                     message=f"{label}: the order says {stated}, the price list {price} "
                                              f"({where})",
                                      fix="keep the list price or approve the partner's price"))
-    return list_price
+    return price
 
 
 @dataclass

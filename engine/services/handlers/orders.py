@@ -115,7 +115,7 @@ def place_order(cmd: c.PlaceOrder, uow: AbstractUnitOfWork) -> dict[str, Any]:
                                      quantity_problem(f"lines[{i}].quantity", ln.quantity)) if p]
         price = ln.unit_price
         if price is None and not line_problems:
-            price = _list_price(uow, account.price_list_code if account else None, ln.sku)
+            price = list_price(uow, account.price_list_code if account else None, ln.sku)
         try:
             bad_price = price is None or not Decimal(price).is_finite() or Decimal(price) < 0
         except (InvalidOperation, TypeError, ValueError):
@@ -155,7 +155,8 @@ def _initial_change(order: Order) -> Any:
     return StatusChange(order.placed_at, None, OrderStatus.RECEIVED, f"received from {order.channel}")
 
 
-def _list_price(uow: AbstractUnitOfWork, price_list: str | None, sku: str) -> Decimal | None:
+def list_price(uow: AbstractUnitOfWork, price_list: str | None, sku: str) -> Decimal | None:
+    """The price an order line gets when it names none: the account's price list, else the catalog."""
     if price_list:
         price = uow.master.get_price(price_list, sku)
         if price is not None:
@@ -301,10 +302,7 @@ def _give_back_pick_capacity(uow: AbstractUnitOfWork, order: Order) -> None:
                      if d.outcome is DecisionOutcome.COMMITTED), None)
     if decision is None:
         return
-    units: dict[tuple[str, str], int] = defaultdict(int)
-    for p in decision.plan:
-        units[str(p["node"]), str(p["day"])] += int(p["quantity"])
-    for (node, day), qty in sorted(units.items()):
+    for (node, day), qty in sorted(decision.units_per_node_day().items()):
         uow.routing.give_back_capacity(node, day, qty)
 
 

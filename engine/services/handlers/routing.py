@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from collections import defaultdict
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -71,12 +70,12 @@ def commit_routing(cmd: c.CommitRouting, uow: AbstractUnitOfWork) -> dict[str, A
         release_reservations(uow, old, ReservationStatus.RELEASED,
                              f"re-optimised: replaced by routing decision {decision.decision_id}")
         if previous is not None:
-            for (node, day), units in _units_per_node_day(previous).items():
+            for (node, day), units in previous.units_per_node_day().items():
                 uow.routing.give_back_capacity(node, day, units)
     allocations = tuple(c.LineAllocation(line_no=int(p["line_no"]), node=str(p["node"]), quantity=int(p["quantity"]))
                         for p in decision.plan)
     items = _reserve_plan(uow, order, allocations)
-    for (node, day), units in sorted(_units_per_node_day(decision).items()):
+    for (node, day), units in sorted(decision.units_per_node_day().items()):
         stored = uow.master.get_node(node)
         capacity = stored.daily_pick_capacity if stored else 0
         if not uow.routing.try_take_capacity(node, day, units, capacity):
@@ -108,13 +107,6 @@ def commit_routing(cmd: c.CommitRouting, uow: AbstractUnitOfWork) -> dict[str, A
     if previous is not None:
         result["replaced_decision_id"] = previous.decision_id
     return result
-
-
-def _units_per_node_day(decision: RoutingDecision) -> dict[tuple[str, str], int]:
-    units: dict[tuple[str, str], int] = defaultdict(int)
-    for p in decision.plan:
-        units[str(p["node"]), str(p["day"])] += int(p["quantity"])
-    return dict(units)
 
 
 def record_routing_decision(cmd: c.RecordRoutingDecision, uow: AbstractUnitOfWork) -> dict[str, Any]:

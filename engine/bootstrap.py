@@ -12,6 +12,7 @@ from engine.adapters.migrate import ensure_schema
 from engine.adapters.outbox import OutboxRelay
 from engine.adapters.unit_of_work import SqlUnitOfWork
 from engine.services.edi import EdiIntake
+from engine.services.exceptions import ExceptionDesk
 from engine.services.intake import IntakeDesk
 from engine.services.messagebus import MessageBus
 from engine.services.promise import DeliveryPromiser
@@ -32,6 +33,7 @@ class App:
     promiser: DeliveryPromiser
     intake: IntakeDesk
     edi: EdiIntake
+    exceptions: ExceptionDesk
     closers: list[Callable[[], None]] = field(default_factory=list)
 
     def uow(self, *, readonly: bool = False) -> SqlUnitOfWork:
@@ -70,7 +72,9 @@ def bootstrap(settings: Settings | None = None, *, database_url: str | None = No
     router = OrderRouter(any_uow, bus.handle)
     promiser = DeliveryPromiser(any_uow)
     promiser.watch(bus)  # this process's own network changes drop the promise's cache at once
-    intake = IntakeDesk(bus.handle, router.route)
+    # Every order that arrives is screened for exceptions before it is routed (ExceptionDesk.process).
+    exceptions = ExceptionDesk(any_uow, bus.handle, router)
+    intake = IntakeDesk(bus.handle, exceptions.process)
     edi = EdiIntake(any_uow, intake)
     return App(engine=engine, bus=bus, relay=relay, clock=clock, router=router, promiser=promiser, intake=intake,
-               edi=edi, closers=closers)
+               edi=edi, exceptions=exceptions, closers=closers)

@@ -681,7 +681,7 @@ class FakeOrderRepository(OrderRepository):
                 return str(row_id)
         return None
 
-    def save(self, order: Order) -> None:
+    def save(self, order: Order, *, amended: bool = False) -> None:
         row_id = int(order.order_id)
         stored = self.s.orders.get(row_id)
         if stored is None or stored.version != order.version:
@@ -700,6 +700,10 @@ class FakeOrderRepository(OrderRepository):
             updated = replace(ln, allocated=mine.allocated, shipped=mine.shipped, cancelled=mine.cancelled)
             _check_line(updated)
             ln.allocated, ln.shipped, ln.cancelled = updated.allocated, updated.shipped, updated.cancelled
+            if amended:
+                ln.sku, ln.unit_price = mine.sku, mine.unit_price
+        if amended:
+            stored.ship_to = order.ship_to
         self._write_history(order)
 
     def _write_history(self, order: Order) -> None:

@@ -73,8 +73,8 @@ def _place(app: App, cmd: c.PlaceOrder, route: bool, pickup_node: str | None = N
         if pickup_node is not None:
             app.bus.handle(c.AllocateOrder(order_id=order_id, allocations=tuple(
                 c.LineAllocation(line_no=ln.line_no, node=pickup_node, quantity=ln.quantity) for ln in order.lines)))
-        elif route:
-            app.router.route(order_id)
+        elif route:  # screened for exceptions first; routed when nothing blocks it
+            app.exceptions.process(order_id)
     return _accepted(app, order_id)
 
 

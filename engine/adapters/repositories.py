@@ -548,20 +548,22 @@ class SqlOrderRepository(OrderRepository):
             t.orders.c.channel == channel, t.orders.c.external_id == external_id)).scalar()
         return str(value) if value is not None else None
 
-    def save(self, order: Order) -> None:
+    def save(self, order: Order, *, amended: bool = False) -> None:
         row_id = int(order.order_id)
         last = order.history[-1].at if order.history else order.placed_at
+        extra: dict[str, Any] = {"ship_to": order.ship_to.to_dict()} if amended else {}
         result = self.conn.execute(update(t.orders).where(t.orders.c.id == row_id,
                                                           t.orders.c.version == order.version).values(
             status=order.status.value, paused_from=order.paused_from.value if order.paused_from else None,
-            status_reason=order.status_reason, updated_at=last, version=order.version + 1))
+            status_reason=order.status_reason, updated_at=last, version=order.version + 1, **extra))
         if result.rowcount != 1:
             raise RuntimeError(f"order {order.order_id} was changed by someone else")
         order.version += 1
         for ln in order.lines:
+            line_extra: dict[str, Any] = {"sku": ln.sku, "unit_price": ln.unit_price} if amended else {}
             self.conn.execute(update(t.order_lines).where(
                 t.order_lines.c.order_id == row_id, t.order_lines.c.line_no == ln.line_no).values(
-                allocated=ln.allocated, shipped=ln.shipped, cancelled=ln.cancelled))
+                allocated=ln.allocated, shipped=ln.shipped, cancelled=ln.cancelled, **line_extra))
         self._write_history(order)
 
     def _write_history(self, order: Order) -> None:

@@ -417,3 +417,90 @@ buyer_part_xref = Table(
     CheckConstraint("units_per_buyer_uom > 0", name="units_positive"),
     Index("ix_buyer_part_xref_sku", "sku"),
 )
+
+# -- exceptions -----------------------------------------------------------------------------------
+
+# One case per (order or intake document, type, subtype) while open; closed cases stay as history.
+exception_cases = Table(
+    "exception_cases", metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("order_id", BigId, ForeignKey("orders.id"), nullable=True),
+    Column("document_id", BigId, ForeignKey("intake_documents.id"), nullable=True),
+    Column("type", String(24), nullable=False),
+    Column("subtype", String(48), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("reason", String(1000), nullable=False),
+    Column("evidence", JSON, nullable=False, default=dict),
+    Column("recommendation", JSON, nullable=False),
+    Column("channel", String(32), nullable=False, default=""),
+    Column("value", Money, nullable=False, default=0),
+    Column("deadline", TS, nullable=True),
+    Column("priority", Integer, nullable=False, default=0),
+    Column("blocking", Boolean, nullable=False, default=True),
+    Column("assignee", String(100), nullable=True),
+    Column("summary", Text, nullable=False, default=""),
+    Column("resolution", JSON, nullable=True),
+    Column("resolved_by", String(100), nullable=True),
+    Column("resolved_at", TS, nullable=True),
+    Column("sla_due_at", TS, nullable=False),
+    Column("created_at", TS, nullable=False),
+    Column("updated_at", TS, nullable=False),
+    Column("version", Integer, nullable=False, default=0),
+    Index("ix_exception_cases_status", "status", "priority"),
+    Index("ix_exception_cases_order_id", "order_id"),
+    Index("ix_exception_cases_document_id", "document_id"),
+)
+
+proposals = Table(
+    "proposals", metadata,
+    Column("id", String(32), primary_key=True),
+    Column("action", String(32), nullable=False),
+    Column("params", JSON, nullable=False, default=dict),
+    Column("rationale", String(2000), nullable=False, default=""),
+    Column("proposed_by", String(100), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("order_id", BigId, ForeignKey("orders.id"), nullable=True),
+    Column("case_id", BigId, ForeignKey("exception_cases.id"), nullable=True),
+    Column("thread_id", String(100), nullable=True),
+    Column("decided_by", String(100), nullable=True),
+    Column("decided_at", TS, nullable=True),
+    Column("decision_note", String(1000), nullable=False, default=""),
+    Column("edited", Boolean, nullable=False, default=False),
+    Column("result", JSON, nullable=True),
+    Column("created_at", TS, nullable=False),
+    Index("ix_proposals_status", "status", "created_at"),
+)
+
+resolution_policies = Table(
+    "resolution_policies", metadata,
+    Column("version", Integer, primary_key=True, autoincrement=False),
+    Column("settings", JSON, nullable=False),
+    Column("created_by", String(100), nullable=False),
+    Column("note", String(500), nullable=False, default=""),
+    Column("created_at", TS, nullable=False),
+)
+
+carrier_incidents = Table(
+    "carrier_incidents", metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("carrier", String(32), ForeignKey("carriers.code"), nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("delay_days", Integer, nullable=False, default=0),
+    Column("dest_prefixes", JSON, nullable=False, default=list),
+    Column("reason", String(500), nullable=False),
+    Column("started_at", TS, nullable=False),
+    Column("ended_at", TS, nullable=True),
+    Index("ix_carrier_incidents_carrier", "carrier", "ended_at"),
+)
+
+payment_signals = Table(
+    "payment_signals", metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("order_id", BigId, ForeignKey("orders.id"), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("fraud_score", Numeric(6, 4), nullable=False, default=0),
+    Column("reference", String(128), nullable=False, default=""),
+    Column("detail", String(500), nullable=False, default=""),
+    Column("at", TS, nullable=False),
+    Index("ix_payment_signals_order_id", "order_id", "id"),
+)

@@ -9,6 +9,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 
 from engine.adapters.buyer_parts import SqlBuyerPartRepository
 from engine.adapters.database import READ_ONLY
+from engine.adapters.exception_repository import SqlExceptionRepository
 from engine.adapters.intake_repository import SqlIntakeRepository
 from engine.adapters.outbox import SqlOutboxWriter
 from engine.adapters.repositories import (
@@ -48,6 +49,7 @@ class SqlUnitOfWork(AbstractUnitOfWork):
         self.routing = SqlRoutingRepository(self._conn)
         self.intake = SqlIntakeRepository(self._conn)
         self.buyer_parts = SqlBuyerPartRepository(self._conn)
+        self.exceptions = SqlExceptionRepository(self._conn, lock_rows=not self.readonly)
 
     def _commit(self) -> None:
         assert self._conn is not None

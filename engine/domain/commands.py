@@ -423,3 +423,158 @@ class UpsertBuyerParts(Command):
 
     account_code: str
     parts: tuple[BuyerPartEntry, ...] = ()
+
+
+# -- exceptions, proposals and the resolution policy -----------------------------------------------
+
+@dataclass(frozen=True, kw_only=True)
+class OpenException(Command):
+    """Open a case for an order (or an intake document) unless the same type and subtype is open already;
+    a blocking flag pauses the order (`hold`: on hold, else exception)."""
+
+    type: str
+    subtype: str
+    reason: str
+    evidence: dict[str, object] = field(default_factory=dict)
+    recommendation: dict[str, object] = field(default_factory=dict)
+    order_id: str | None = None
+    document_id: str | None = None
+    blocking: bool = True
+    hold: bool = False
+    deadline: datetime | None = None
+    actor: str = "engine"
+
+
+@dataclass(frozen=True, kw_only=True)
+class CloseException(Command):
+    """Record how a case ended: `auto_resolved` (by policy), `resolved` (by a person), `dismissed` or
+    `cleared`. The action itself ran before, through its own commands; `undo` says how to reverse it."""
+
+    case_id: str
+    status: str
+    action: str
+    actor: str
+    note: str = ""
+    params: dict[str, object] = field(default_factory=dict)
+    result: dict[str, object] = field(default_factory=dict)
+    undo: dict[str, object] | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class AssignException(Command):
+    case_id: str
+    assignee: str | None
+    actor: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class AnnotateException(Command):
+    """Attach the reviewer's summary (written by the ops assistant) or a note to a case."""
+
+    case_id: str
+    summary: str
+    actor: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class SetResolutionPolicy(Command):
+    """A new version of the resolution policy, active at once; unknown settings are refused."""
+
+    settings: dict[str, object]
+    actor: str
+    note: str = ""
+
+
+@dataclass(frozen=True, kw_only=True)
+class CorrectOrderAddress(Command):
+    """Replace the ship-to of an order that is not yet allocated; the previous address is kept in the audit."""
+
+    order_id: str
+    ship_to: dict[str, str]
+    reason: str
+    actor: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class SubstituteOrderLine(Command):
+    """Replace the SKU of an unallocated line with an approved substitute; the line keeps its price."""
+
+    order_id: str
+    line_no: int
+    sku: str
+    reason: str
+    actor: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class RepriceOrderLine(Command):
+    order_id: str
+    line_no: int
+    unit_price: Decimal
+    reason: str
+    actor: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class RecordPaymentSignal(Command):
+    """What the payment gateway or fraud screen says about an order: authorized, declined, review, cleared."""
+
+    order_id: str
+    status: str
+    fraud_score: float = 0.0
+    reference: str = ""
+    detail: str = ""
+
+
+@dataclass(frozen=True, kw_only=True)
+class RecordShortPick(Command):
+    """The warehouse could not pick `short` units of a line: they are written off the shelf (the count is
+    the truth), the line's reservation there is given back, and the order goes to exception."""
+
+    order_id: str
+    node: str
+    line_no: int
+    short: int
+    reference: str = ""
+
+
+@dataclass(frozen=True, kw_only=True)
+class RecordCarrierIncident(Command):
+    """A carrier outage or delay (routing avoids a carrier in outage), or its all-clear."""
+
+    carrier: str
+    kind: str  # outage | delay | cleared
+    reason: str
+    delay_days: int = 0
+    dest_prefixes: tuple[str, ...] = ()  # ZIP3s affected; empty: everywhere
+
+
+@dataclass(frozen=True, kw_only=True)
+class CreateProposal(Command):
+    """An agent's proposed action; it changes nothing until a person decides."""
+
+    action: str
+    params: dict[str, object]
+    rationale: str
+    proposed_by: str
+    order_id: str | None = None
+    case_id: str | None = None
+    thread_id: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class DecideProposal(Command):
+    """A person's decision on a pending proposal: approve, edit (approve with changed params) or reject."""
+
+    proposal_id: str
+    decision: str
+    actor: str
+    params: dict[str, object] | None = None
+    note: str = ""
+
+
+@dataclass(frozen=True, kw_only=True)
+class RecordProposalResult(Command):
+    proposal_id: str
+    executed: bool
+    result: dict[str, object] = field(default_factory=dict)

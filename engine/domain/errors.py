@@ -173,3 +173,32 @@ class NodeCapacityExceeded(OrderloomError):
 
 class UnknownRoutingPolicy(NotFound):
     code = "routing.unknown_policy"
+
+
+class UnknownException(NotFound):
+    code = "exception.unknown"
+
+
+class UnknownProposal(NotFound):
+    code = "proposal.unknown"
+
+
+class CaseClosed(OrderloomError):
+    """The case was already closed (by someone else, or because its cause went away)."""
+
+    code = "exception.closed"
+    http_status = 409
+
+
+class ProposalDecided(OrderloomError):
+    """A proposal can be decided once."""
+
+    code = "proposal.already_decided"
+    http_status = 409
+
+
+class ActionNotAllowed(OrderloomError):
+    """The action does not fit the order's present state (re-validated at execution time)."""
+
+    code = "exception.action_not_allowed"
+    http_status = 409

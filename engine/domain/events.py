@@ -276,3 +276,96 @@ class IntakeDocumentSettled(Event):
     @property
     def aggregate_id(self) -> str:
         return self.document_id
+
+
+# -- exceptions ------------------------------------------------------------------------------------
+
+@dataclass(frozen=True, kw_only=True)
+class ExceptionEvent(Event):
+    aggregate: ClassVar[str] = "exception"
+    case_id: str
+    order_id: str | None = None
+
+    @property
+    def aggregate_id(self) -> str:
+        return self.case_id
+
+
+@dataclass(frozen=True, kw_only=True)
+class ExceptionOpened(ExceptionEvent):
+    event_type: ClassVar[str] = "exception.opened"
+    type: str
+    subtype: str
+    reason: str
+    recommended_action: str
+    priority: int
+    blocking: bool
+
+
+@dataclass(frozen=True, kw_only=True)
+class ExceptionClosed(ExceptionEvent):
+    event_type: ClassVar[str] = "exception.closed"
+    status: str
+    action: str
+    actor: str
+    note: str = ""
+
+
+@dataclass(frozen=True, kw_only=True)
+class OrderAmended(OrderEvent):
+    """A person or the resolution policy changed an order: address, a line's SKU or price."""
+
+    event_type: ClassVar[str] = "order.amended"
+    change: str
+    before: dict[str, Any]
+    after: dict[str, Any]
+    actor: str
+    reason: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class PaymentSignalRecorded(OrderEvent):
+    event_type: ClassVar[str] = "order.payment_signal"
+    status: str
+    fraud_score: float
+
+
+@dataclass(frozen=True, kw_only=True)
+class CarrierIncidentRecorded(Event):
+    event_type: ClassVar[str] = "carrier.incident"
+    aggregate: ClassVar[str] = "carrier"
+    carrier: str
+    kind: str
+    delay_days: int
+    reason: str
+    dest_prefixes: tuple[str, ...] = ()
+
+    @property
+    def aggregate_id(self) -> str:
+        return self.carrier
+
+
+@dataclass(frozen=True, kw_only=True)
+class ProposalEvent(Event):
+    aggregate: ClassVar[str] = "proposal"
+    proposal_id: str
+    action: str
+    order_id: str | None = None
+    case_id: str | None = None
+
+    @property
+    def aggregate_id(self) -> str:
+        return self.proposal_id
+
+
+@dataclass(frozen=True, kw_only=True)
+class ProposalCreated(ProposalEvent):
+    event_type: ClassVar[str] = "proposal.created"
+    proposed_by: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class ProposalDecided(ProposalEvent):
+    event_type: ClassVar[str] = "proposal.decided"
+    decision: str
+    actor: str

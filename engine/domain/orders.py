@@ -27,10 +27,13 @@ class OrderStatus(enum.StrEnum):
 S = OrderStatus
 PAUSED = frozenset({S.ON_HOLD, S.EXCEPTION})
 TERMINAL = frozenset({S.DELIVERED, S.CANCELLED})
+REVALIDATE_FROM = frozenset({S.RECEIVED, S.VALIDATED, S.ALLOCATED, S.RELEASED})
 
 # The forward path and the ways off it. Leaving ON_HOLD / EXCEPTION is checked separately: an order
 # goes back to the state it was paused from (or, after an exception, back to VALIDATED to be
-# allocated again), never to a state it had not reached.
+# allocated again), never to a state it had not reached. An order that went to exception after release
+# (a short pick: the warehouse gives the pick back) may be re-validated too, as long as nothing shipped
+# (ResumeOrder checks that).
 TRANSITIONS: dict[OrderStatus, frozenset[OrderStatus]] = {
     S.RECEIVED: frozenset({S.VALIDATED, S.ON_HOLD, S.EXCEPTION, S.CANCELLED}),
     S.VALIDATED: frozenset({S.ALLOCATED, S.ON_HOLD, S.EXCEPTION, S.CANCELLED}),
@@ -48,7 +51,7 @@ TRANSITIONS: dict[OrderStatus, frozenset[OrderStatus]] = {
 def can_transition(current: OrderStatus, target: OrderStatus, paused_from: OrderStatus | None) -> bool:
     if target in TRANSITIONS[current]:
         return not (current == S.EXCEPTION and target == S.VALIDATED and paused_from is not None
-                    and paused_from not in (S.RECEIVED, S.VALIDATED, S.ALLOCATED))
+                    and paused_from not in REVALIDATE_FROM)
     return current in PAUSED and paused_from is not None and target == paused_from
 
 

@@ -22,6 +22,7 @@ A second seed on a seeded database rewrites the master data it shares (same SKU 
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 import random
 import time as clock
@@ -37,6 +38,7 @@ from engine.domain.channels import ChannelKind
 from engine.domain.customers import Tier
 from engine.domain.geo import PRINCIPAL_ZIP3, great_circle_miles, zone_for
 from engine.domain.network import NodeType, ServiceLevel
+from engine.intake.address_zipdb import ZipEntry, get_zip_database
 from engine.services.messagebus import MessageBus, request_hash
 
 # Bump when the generator changes, so that old databases do not see reused idempotency keys.
@@ -701,9 +703,31 @@ def demo_orders(seed: int, count: int, first: int = 1) -> list[c.PlaceOrder]:
         while len(chosen) < wanted:
             sku = rng.choices(skus, popularity)[0]
             chosen[sku.sku] = rng.choice((6, 12, 24)) if b2b else rng.choices((1, 2, 3), (0.8, 0.15, 0.05))[0]
+        zip5, city, state = _street_zip(zip3, city, state, rng)
         ship_to = {"name": customer.name, "line1": f"{rng.randint(10, 9999)} {rng.choice(STREETS)}", "city": city,
-                   "state": state, "postal_code": f"{zip3}{rng.randint(1, 99):02d}", "country": "US"}
+                   "state": state, "postal_code": zip5, "country": "US"}
         out.append(c.PlaceOrder(channel=channel, external_id=f"DEMO-{seed}-{n}", ship_to=ship_to,
                                 lines=tuple(c.NewOrderLine(sku=s, quantity=q) for s, q in chosen.items()),
                                 customer_id=customer.customer_id, account_code=customer.account_code))
+    return out
+
+
+def _street_zip(zip3: str, city: str, state: str, rng: random.Random) -> tuple[str, str, str]:
+    """A real, deliverable street ZIP in the region with the city USPS names for it (so demo orders pass
+    address validation; the exception desk would otherwise stop them all)."""
+    zips = _region_zips().get(zip3)
+    if not zips:
+        return f"{zip3}01", city, state
+    entry = rng.choice(zips)
+    return entry.zip5, entry.city.title(), entry.state
+
+
+@functools.cache
+def _region_zips() -> dict[str, list[ZipEntry]]:
+    db = get_zip_database()
+    wanted = {z for z, *_rest in ZIP3}
+    out: dict[str, list[ZipEntry]] = {}
+    for entry in sorted(db.by_zip.values(), key=lambda x: x.zip5):
+        if entry.zip5[:3] in wanted and entry.kind == "STANDARD" and entry.active:
+            out.setdefault(entry.zip5[:3], []).append(entry)
     return out

@@ -74,8 +74,9 @@ class IntakeDesk:
         order_id = str(placed["order_id"])
         status = placed.get("status")
         if status == "validated":
-            try:
-                status = self.route(order_id).status
+            try:  # screened for exceptions, then routed when nothing blocks it
+                processed = self.route(order_id)
+                status = processed["status"] if isinstance(processed, dict) else processed.status
             except e.OrderloomError as err:  # routing trouble never loses the accepted order
                 status = f"validated ({err.code})"
         outcome = self._settle(document_id, IntakeStatus.ACCEPTED, draft, plain, [], order_id)

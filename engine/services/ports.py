@@ -12,6 +12,7 @@ from typing import Any
 from engine.domain.catalog import Sku
 from engine.domain.channels import Channel, ChannelCap
 from engine.domain.customers import B2BAccount, Customer, PriceList
+from engine.domain.exceptions import ExceptionCase, Proposal, ResolutionPolicy
 from engine.domain.intake import IntakeDocument
 from engine.domain.inventory import Reservation, StockBalance, StockMovement
 from engine.domain.network import Carrier, FulfillmentNode, Lane
@@ -221,8 +222,9 @@ class OrderRepository(abc.ABC):
     def find_by_external_id(self, channel: str, external_id: str) -> str | None: ...
 
     @abc.abstractmethod
-    def save(self, order: Order) -> None:
-        """Persist status, lines and any status changes not stored yet."""
+    def save(self, order: Order, *, amended: bool = False) -> None:
+        """Persist status, lines and any status changes not stored yet; `amended` also writes the ship-to
+        and each line's SKU and price (changed only by exception handling)."""
 
     @abc.abstractmethod
     def add_shipment(self, shipment_id: str, order_id: str, node: str, carrier: str,
@@ -390,3 +392,108 @@ class BuyerPartRepository(abc.ABC):
 
     @abc.abstractmethod
     def for_account(self, account_code: str) -> list[BuyerPart]: ...
+
+
+@dataclass(frozen=True)
+class OrderFact:
+    """What detection needs to know about one past order (duplicates, cold start, anomaly history)."""
+
+    order_id: str
+    channel: str
+    customer_id: str | None
+    account_code: str | None
+    external_id: str
+    ship_to: dict[str, Any]
+    placed_at: datetime
+    status: str
+    lines: tuple[tuple[str, int], ...]
+    total: Decimal
+
+
+class ExceptionRepository(abc.ABC):
+    """Exception cases, proposals, the resolution policy, the audit trail, carrier incidents and payment signals."""
+
+    @abc.abstractmethod
+    def add_case(self, case: ExceptionCase) -> str: ...
+
+    @abc.abstractmethod
+    def get_case(self, case_id: str, *, for_update: bool = False) -> ExceptionCase | None: ...
+
+    @abc.abstractmethod
+    def save_case(self, case: ExceptionCase) -> None: ...
+
+    @abc.abstractmethod
+    def open_case(self, order_id: str | None, document_id: str | None, type_: str, subtype: str
+                  ) -> ExceptionCase | None: ...
+
+    @abc.abstractmethod
+    def cases(self, *, status: str | None = None, type_: str | None = None, channel: str | None = None,
+              order_id: str | None = None, assignee: str | None = None, since: datetime | None = None,
+              limit: int = 100) -> list[ExceptionCase]:
+        """Open cases by priority (highest first), others newest first."""
+
+    @abc.abstractmethod
+    def count_cases(self) -> dict[tuple[str, str], int]:
+        """(type, status) -> count."""
+
+    @abc.abstractmethod
+    def add_proposal(self, proposal: Proposal) -> None: ...
+
+    @abc.abstractmethod
+    def get_proposal(self, proposal_id: str, *, for_update: bool = False) -> Proposal | None: ...
+
+    @abc.abstractmethod
+    def save_proposal(self, proposal: Proposal) -> None: ...
+
+    @abc.abstractmethod
+    def proposals(self, *, status: str | None = None, order_id: str | None = None, case_id: str | None = None,
+                  thread_id: str | None = None, limit: int = 100) -> list[Proposal]: ...
+
+    @abc.abstractmethod
+    def active_policy(self) -> ResolutionPolicy | None: ...
+
+    @abc.abstractmethod
+    def add_policy(self, policy: ResolutionPolicy, actor: str, note: str, at: datetime) -> None: ...
+
+    @abc.abstractmethod
+    def audit_trail(self, *, entity: str | None = None, entity_id: str | None = None, actor: str | None = None,
+                    limit: int = 100) -> list[AuditEntry]:
+        """Every recorded decision (cases, proposals, order amendments, policies), newest first."""
+
+    @abc.abstractmethod
+    def add_incident(self, carrier: str, kind: str, delay_days: int, dest_prefixes: Sequence[str], reason: str,
+                     at: datetime) -> str: ...
+
+    @abc.abstractmethod
+    def end_incidents(self, carrier: str, at: datetime) -> int: ...
+
+    @abc.abstractmethod
+    def active_incidents(self) -> list[dict[str, Any]]: ...
+
+    @abc.abstractmethod
+    def add_payment_signal(self, order_id: str, status: str, fraud_score: float, reference: str, detail: str,
+                           at: datetime) -> None: ...
+
+    @abc.abstractmethod
+    def payment_signal(self, order_id: str) -> dict[str, Any] | None:
+        """The latest signal for the order."""
+
+    @abc.abstractmethod
+    def recent_orders(self, since: datetime, *, customer_id: str | None = None, postal_code: str | None = None,
+                      limit: int = 500) -> list[OrderFact]:
+        """Orders placed at or after `since`, by customer or by ship-to postal code (exact)."""
+
+    @abc.abstractmethod
+    def order_history(self, since: datetime, limit: int = 50_000) -> list[OrderFact]:
+        """Orders placed since `since`, oldest first (the anomaly model's training data)."""
+
+    @abc.abstractmethod
+    def order_counts(self, *, skus: Iterable[str] = (), channel: str | None = None, before: datetime | None = None
+                     ) -> dict[str, int]:
+        """How many orders (placed before `before`) carried each SKU; with `channel`, the channel's total under
+        'channel:<code>' and all channels' under 'all'."""
+
+    @abc.abstractmethod
+    def orders_in_status(self, statuses: Sequence[str], updated_before: datetime, limit: int = 500
+                         ) -> list[tuple[str, str, datetime]]:
+        """(order_id, status, updated_at) of orders in `statuses` not updated since `updated_before`."""

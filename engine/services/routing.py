@@ -122,9 +122,13 @@ def delivery_days_between(calendar: PromiseCalendar, start: date, end: date) -> 
 
 def build_context(uow: AbstractUnitOfWork, order: Order, policy: RoutingPolicy, *,
                   include_own_reservations: bool = False,
-                  calendar: PromiseCalendar = DEFAULT_CALENDAR) -> RoutingContext:
+                  calendar: PromiseCalendar = DEFAULT_CALENDAR, avoid_nodes: frozenset[str] = frozenset(),
+                  avoid_carriers: frozenset[str] = frozenset()) -> RoutingContext:
     """Read everything one decision needs. `include_own_reservations` counts the order's active
-    reservations (and the pick capacity they took) as available again, for re-optimisation."""
+    reservations (and the pick capacity they took) as available again, for re-optimisation.
+
+    Carriers with an active outage to the destination are left out, a reported delay lengthens their transit;
+    `avoid_nodes` / `avoid_carriers` leave out what a person or the exception desk asked to avoid."""
     now = uow.now()
     channel, caps = uow.channel_and_caps(order.channel, {ln.sku for ln in order.lines})
     if channel is None:
@@ -149,7 +153,9 @@ def build_context(uow: AbstractUnitOfWork, order: Order, policy: RoutingPolicy, 
             if r.status is ReservationStatus.ACTIVE and r.outstanding > 0:
                 own[r.node, r.sku] = own.get((r.node, r.sku), 0) + r.outstanding
                 own_units[r.node] = own_units.get(r.node, 0) + r.outstanding
-    nodes = [n for n in uow.master.list_nodes() if n.active]
+    nodes = [n for n in uow.master.list_nodes() if n.active and n.code not in avoid_nodes]
+    if avoid_nodes:
+        notes.append(f"asked to avoid node(s) {', '.join(sorted(avoid_nodes))}")
     days: dict[str, str] = {}
     days_to_ship: dict[str, int] = {}
     today = now.date()
@@ -194,8 +200,20 @@ def build_context(uow: AbstractUnitOfWork, order: Order, policy: RoutingPolicy, 
             line_no=None, constraint="destination",
             detail=f"no carrier lanes for {order.ship_to.country} postal code {order.ship_to.postal_code!r}"))
     else:
+        incidents = [i for i in uow.exceptions.active_incidents()
+                     if not i["dest_prefixes"] or prefix in i["dest_prefixes"]]
+        out = {i["carrier"] for i in incidents if i["kind"] == "outage"} | set(avoid_carriers)
+        delay: dict[str, int] = {}
+        for i in incidents:
+            if i["kind"] == "delay":
+                delay[i["carrier"]] = max(delay.get(i["carrier"], 0), int(i["delay_days"]))
+        for carrier in sorted(out):
+            notes.append(f"carrier {carrier} left out: "
+                         f"{'asked to avoid' if carrier in avoid_carriers else 'outage reported'}")
+        for carrier, days_late in sorted(delay.items()):
+            notes.append(f"carrier {carrier}: transit lengthened by {days_late} day(s) for a reported delay")
         for lane in uow.routing.lane_services_to(prefix):
-            if lane.origin_node not in active_codes:
+            if lane.origin_node not in active_codes or lane.carrier in out:
                 continue
             if not lane.brackets:
                 notes.append(f"{lane.carrier}/{lane.service} from {lane.origin_node} to {prefix}: "
@@ -203,7 +221,8 @@ def build_context(uow: AbstractUnitOfWork, order: Order, policy: RoutingPolicy, 
                 continue
             services.append(ServiceOption(
                 node=lane.origin_node, carrier=lane.carrier, service_level=lane.service, zone=lane.zone,
-                transit_days=lane.transit_days, on_time_probability=lane.on_time_probability,
+                transit_days=lane.transit_days + delay.get(lane.carrier, 0),
+                on_time_probability=lane.on_time_probability,
                 brackets=[RateBracket(max_weight_kg=w, price=p) for w, p in lane.brackets],
                 price_per_kg_beyond=lane.price_per_kg_beyond))
         if not services:
@@ -310,13 +329,15 @@ class OrderRouter:
         self.store_instances = store_instances
         self.on_decision = on_decision
 
-    def _read(self, order_id: str, *, reopt: bool) -> RoutingContext:
+    def _read(self, order_id: str, *, reopt: bool, avoid_nodes: frozenset[str] = frozenset(),
+              avoid_carriers: frozenset[str] = frozenset()) -> RoutingContext:
         with self.uow_factory(readonly=True) as uow:
             order = uow.orders.get(order_id) if isinstance(order_id, str) else None
             if order is None:
                 raise e.UnknownOrder(f"order {order_id!r} does not exist", order_id=str(order_id))
             policy = active_policy(uow)
-            return build_context(uow, order, policy, include_own_reservations=reopt)
+            return build_context(uow, order, policy, include_own_reservations=reopt, avoid_nodes=avoid_nodes,
+                                 avoid_carriers=avoid_carriers)
 
     def _solve(self, context: RoutingContext) -> RoutingSolution:
         if context.blockers:
@@ -342,11 +363,13 @@ class OrderRouter:
             explanation=explanation, baselines=baselines, created_at=datetime.now().astimezone(),
             instance=context.instance.model_dump(mode="json") if keep_instance else None)
 
-    def route(self, order_id: str) -> RouteOutcome:
+    def route(self, order_id: str, *, avoid_nodes: Sequence[str] = (), avoid_carriers: Sequence[str] = ()
+              ) -> RouteOutcome:
         """Route one validated order: commit the best plan, or send the order to exception with reasons."""
         last_error: e.OrderloomError | None = None
+        avoid = {"avoid_nodes": frozenset(avoid_nodes), "avoid_carriers": frozenset(avoid_carriers)}
         for attempt in range(1, self.max_attempts + 1):
-            context = self._read(order_id, reopt=False)
+            context = self._read(order_id, reopt=False, **avoid)
             order = context.order
             if order.status is not OrderStatus.VALIDATED:
                 raise e.IllegalTransition(f"order {order.order_id} is {order.status.value}; only validated orders "
@@ -381,7 +404,7 @@ class OrderRouter:
             return RouteOutcome(order.order_id, True, result["status"], decision.decision_id, attempt,
                                 cost=decision.cost, nodes=decision.nodes, baselines=baselines)
         assert last_error is not None
-        context = self._read(order_id, reopt=False)
+        context = self._read(order_id, reopt=False, **avoid)
         failed = RoutingSolution(status=RoutingStatus.INFEASIBLE, policy_version=context.policy.version,
                                  solver="router", reasons=[InfeasibilityReason(
                                      line_no=None, constraint="inventory_race",

@@ -11,6 +11,7 @@ from engine.domain.channels import Channel, ChannelCap
 from engine.domain.events import Event
 from engine.services.ports import (
     BuyerPartRepository,
+    ExceptionRepository,
     IdempotencyRepository,
     IntakeRepository,
     InventoryRepository,
@@ -40,6 +41,7 @@ class AbstractUnitOfWork(abc.ABC):
     routing: RoutingRepository
     intake: IntakeRepository
     buyer_parts: BuyerPartRepository
+    exceptions: ExceptionRepository
     outbox: OutboxWriter
 
     def __init__(self, clock: Clock = utc_now) -> None:

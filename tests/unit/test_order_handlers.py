@@ -473,12 +473,22 @@ def test_cancelling_an_order_on_hold_releases_its_stock(w: World) -> None:
     assert w.stock("SKU-1", "DC-1") == (10, 0)
 
 
-def test_an_exception_after_release_resumes_to_released_not_to_validated(w: World) -> None:
+def test_an_exception_after_release_resumes_to_released(w: World) -> None:
     oid = released_order(w, "W-1", qty=3)
     assert w.handle(c.FlagOrderException(order_id=oid, reason="label failed"))["paused_from"] == "released"
-    w.refused(c.ResumeOrder(order_id=oid, reason="redo", to_validated=True), "state.illegal_transition")
     assert w.handle(c.ResumeOrder(order_id=oid, reason="label fixed"))["status"] == "released"
     assert w.handle(c.RecordShipment(order_id=oid, node="DC-1", lines=(c.ShipmentLine(1, 3),)))["status"] == "shipped"
+
+
+def test_a_released_order_in_exception_may_be_given_back_by_the_warehouse_until_something_ships(w: World) -> None:
+    oid = released_order(w, "W-1", qty=3)
+    w.handle(c.FlagOrderException(order_id=oid, reason="short pick"))
+    assert w.handle(c.ResumeOrder(order_id=oid, reason="reroute", to_validated=True))["status"] == "validated"
+    assert w.stock("SKU-1", "DC-1") == (10, 0)
+    shipped = released_order(w, "W-2", qty=5)
+    w.handle(c.RecordShipment(order_id=shipped, node="DC-1", lines=(c.ShipmentLine(1, 2),)))
+    w.handle(c.FlagOrderException(order_id=shipped, reason="damaged box"))
+    w.refused(c.ResumeOrder(order_id=shipped, reason="redo", to_validated=True), "state.illegal_transition")
 
 
 def test_an_exception_before_release_may_go_back_to_validated_giving_its_stock_back(w: World) -> None:

@@ -71,7 +71,7 @@ def _illegal_pairs() -> list[tuple[OrderStatus, OrderStatus | None, OrderStatus]
             for dst in S:
                 allowed = dst in TRANSITIONS[src] or (src in PAUSED and dst == origin)
                 if src == S.EXCEPTION and dst == S.VALIDATED and origin not in (S.RECEIVED, S.VALIDATED,
-                                                                                 S.ALLOCATED):
+                                                                                 S.ALLOCATED, S.RELEASED):
                     allowed = False
                 if not allowed:
                     pairs.append((src, origin, dst))
@@ -88,7 +88,7 @@ def test_the_illegal_table_covers_the_obvious_cases() -> None:
     assert (S.PARTIALLY_SHIPPED, None, S.ON_HOLD) in ILLEGAL
     assert (S.RECEIVED, None, S.ALLOCATED) in ILLEGAL
     assert (S.ON_HOLD, S.ALLOCATED, S.RELEASED) in ILLEGAL
-    assert (S.EXCEPTION, S.RELEASED, S.VALIDATED) in ILLEGAL
+    assert (S.EXCEPTION, S.PARTIALLY_SHIPPED, S.VALIDATED) in ILLEGAL
     assert all((src, None, src) in ILLEGAL for src in S if src not in PAUSED)  # no self-loops
 
 
@@ -130,10 +130,10 @@ def test_an_order_on_hold_resumes_only_to_where_it_was_or_is_cancelled(origin: O
 
 
 @pytest.mark.parametrize("origin", PAUSABLE_FROM[S.EXCEPTION])
-def test_an_exception_goes_back_to_validated_only_when_paused_before_release(origin: OrderStatus) -> None:
+def test_an_exception_goes_back_to_validated_only_when_paused_before_shipping(origin: OrderStatus) -> None:
     order = order_in(origin)
     order.transition(S.EXCEPTION, AT, "address unclear")
-    may_revalidate = origin in (S.RECEIVED, S.VALIDATED, S.ALLOCATED)
+    may_revalidate = origin in (S.RECEIVED, S.VALIDATED, S.ALLOCATED, S.RELEASED)
     expected = {origin, S.CANCELLED} | ({S.VALIDATED} if may_revalidate else set())
     assert order.allowed_targets() == expected
     if may_revalidate:

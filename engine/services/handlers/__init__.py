@@ -6,7 +6,7 @@ from collections.abc import Callable
 from typing import Any
 
 from engine.domain import commands as c
-from engine.services.handlers import catalog_xref, intake, inventory, master_data, orders, routing
+from engine.services.handlers import catalog_xref, exceptions, intake, inventory, master_data, orders, routing
 from engine.services.unit_of_work import AbstractUnitOfWork
 
 Handler = Callable[[Any, AbstractUnitOfWork], Any]
@@ -52,4 +52,18 @@ COMMAND_HANDLERS: dict[type[c.Command], Handler] = {
     c.ReceiveIntakeDocument: intake.receive_intake_document,
     c.SettleIntakeDocument: intake.settle_intake_document,
     c.UpsertBuyerParts: catalog_xref.upsert_buyer_parts,
+    c.OpenException: exceptions.open_exception,
+    c.CloseException: exceptions.close_exception,
+    c.AssignException: exceptions.assign_exception,
+    c.AnnotateException: exceptions.annotate_exception,
+    c.SetResolutionPolicy: exceptions.set_resolution_policy,
+    c.CorrectOrderAddress: exceptions.correct_order_address,
+    c.SubstituteOrderLine: exceptions.substitute_order_line,
+    c.RepriceOrderLine: exceptions.reprice_order_line,
+    c.RecordPaymentSignal: exceptions.record_payment_signal,
+    c.RecordShortPick: exceptions.record_short_pick,
+    c.RecordCarrierIncident: exceptions.record_carrier_incident,
+    c.CreateProposal: exceptions.create_proposal,
+    c.DecideProposal: exceptions.decide_proposal,
+    c.RecordProposalResult: exceptions.record_proposal_result,
 }

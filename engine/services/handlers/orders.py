@@ -428,6 +428,9 @@ def resume_order(cmd: c.ResumeOrder, uow: AbstractUnitOfWork) -> dict[str, Any]:
                                   order_id=order.order_id, from_status=order.status.value)
     target = OrderStatus.VALIDATED if cmd.to_validated else order.paused_from
     order.require_transition(target)
+    if cmd.to_validated and order.any_shipped:
+        raise e.IllegalTransition(f"order {order.order_id} has shipped units; it cannot be allocated again",
+                                  order_id=order.order_id, from_status=order.status.value, to_status=target.value)
     if cmd.to_validated:
         _release_order_stock(uow, order, f"re-allocating: {cmd.reason}")
     elif target in (OrderStatus.ALLOCATED, OrderStatus.RELEASED, OrderStatus.PARTIALLY_SHIPPED):

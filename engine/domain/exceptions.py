@@ -29,6 +29,8 @@ class ExceptionType(enum.StrEnum):
     DUPLICATE = "duplicate"
     MILESTONE = "milestone"  # an order not progressing as expected
     ANOMALY = "anomaly"  # statistical outlier (quantity, velocity, address combination)
+    INTAKE = "intake"  # a document that did not become an order on its own: uncertain fields, instructions to
+    # the system, a question or cancellation for the ops desk
 
 
 class CaseStatus(enum.StrEnum):
@@ -173,7 +175,7 @@ DEFAULT_SLA_MINUTES: dict[str, int] = {
     ExceptionType.PAYMENT.value: 30, ExceptionType.ADDRESS.value: 60, ExceptionType.INVENTORY.value: 30,
     ExceptionType.CARRIER.value: 60, ExceptionType.CATALOG.value: 120, ExceptionType.PRICE.value: 120,
     ExceptionType.HIGH_VALUE.value: 60, ExceptionType.COLD_START.value: 240, ExceptionType.DUPLICATE.value: 60,
-    ExceptionType.MILESTONE.value: 60, ExceptionType.ANOMALY.value: 60,
+    ExceptionType.MILESTONE.value: 60, ExceptionType.ANOMALY.value: 60, ExceptionType.INTAKE.value: 120,
 }
 
 

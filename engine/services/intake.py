@@ -87,7 +87,44 @@ class IntakeDesk:
                 problems: list[dict[str, Any]], order_id: str | None = None) -> IntakeOutcome:
         self.handle(c.SettleIntakeDocument(document_id=document_id, status=status.value, kind=draft.kind,
                                            draft=plain, problems=tuple(problems), order_id=order_id))
+        if status in (IntakeStatus.NEEDS_REVIEW, IntakeStatus.NOT_AN_ORDER):
+            self._queue(document_id, status, draft, problems)
         return IntakeOutcome(document_id, status.value, False, draft.kind, order_id, problems=problems, draft=plain)
+
+    def _queue(self, document_id: str, status: IntakeStatus, draft: OrderDraft, problems: list[dict[str, Any]]
+               ) -> None:
+        """A document a person must look at reaches the exception queue with its problems and their fixes."""
+        type_, subtype = document_case_type(status, draft.kind, problems)
+        fixes = [f"{p.get('field', '')}: {p.get('fix') or p.get('message', '')}" for p in problems][:8]
+        if status is IntakeStatus.NOT_AN_ORDER:
+            reason = f"a {draft.kind} from {draft.sender or 'an unknown sender'} for the ops desk"
+            summary = f"answer the {draft.kind} (it is not an order)"
+            effect = "the sender gets an answer; nothing changes in the system until a person acts"
+        else:
+            reason = "the document could not become an order on its own: " + "; ".join(
+                f"{p.get('field', '')}: {p.get('message', '')}" for p in problems[:8])
+            summary = "correct the draft and submit it: " + "; ".join(fixes) if fixes else "review the draft"
+            effect = "the order is placed from the corrected draft and routed"
+        self.handle(c.OpenException(
+            type=type_, subtype=subtype, reason=reason[:1000], document_id=document_id, blocking=False,
+            evidence={"problems": problems[:20], "kind": draft.kind, "source": draft.source.value,
+                      "sender": draft.sender, "po_number": draft.po_number.value},
+            recommendation={"action": "review_document", "summary": summary[:500], "expected_effect": effect,
+                            "params": {"document_id": document_id}, "confidence": 0.5}))
+
+
+def document_case_type(status: IntakeStatus, kind: str, problems: list[dict[str, Any]]) -> tuple[str, str]:
+    """Which queue a document goes to: catalog, price, address or duplicate problems by their code; anything
+    else (uncertain fields, instructions to the system, questions) is an intake case."""
+    if status is IntakeStatus.NOT_AN_ORDER:
+        return "intake", f"not_an_order_{kind}"[:48]
+    codes = [str(p.get("code", "")) for p in problems]
+    for prefix, type_ in (("untrusted", "intake"), ("catalog", "catalog"), ("unit", "catalog"),
+                          ("pricing", "price"), ("address", "address"), ("order.duplicate", "duplicate")):
+        hit = next((code for code in codes if code.startswith(prefix)), None)
+        if hit:
+            return type_, hit.replace(".", "_")[:48]
+    return "intake", (codes[0].replace(".", "_") if codes else "needs_review")[:48]
 
 
 def _doubtful(draft: OrderDraft) -> list[DraftProblem]:

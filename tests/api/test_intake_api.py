@@ -75,6 +75,10 @@ def test_a_doubtful_email_waits_for_review_with_the_field(client: tuple[TestClie
     assert "po_number" in {p["field"] for p in body["problems"]}
     shown = http.get(f"/intake/documents/{body['document_id']}").json()
     assert shown["draft"]["lines"][0]["sku"] == "SKU-A" and shown["status"] == "needs_review"
+    queued = [x for x in app.exceptions.cases() if x["document_id"] == body["document_id"]]
+    assert len(queued) == 1 and queued[0]["type"] == "intake" and queued[0]["channel"] == "email"
+    assert queued[0]["recommendation"]["action"] == "review_document"
+    assert "po_number" in queued[0]["recommendation"]["summary"]
 
 
 def test_a_question_goes_to_the_ops_desk(client: tuple[TestClient, App, ScriptedChatModel]) -> None:
@@ -82,6 +86,8 @@ def test_a_question_goes_to_the_ops_desk(client: tuple[TestClient, App, Scripted
     model.responses.append(extraction(kind="question", lines=[], po_number="", order_reference="PO-7781"))
     body = post(http, email("When will PO-7781 arrive?", msgid="<q1@lakeshorehome.example>")).json()
     assert body["status"] == "not_an_order" and body["kind"] == "question" and orders(app) == 0
+    queued = [x for x in app.exceptions.cases() if x["document_id"] == body["document_id"]]
+    assert [(x["type"], x["subtype"]) for x in queued] == [("intake", "not_an_order_question")]
 
 
 @pytest.mark.parametrize("raw", [b"", b"garbage without headers", b"Subject: x\r\n\r\nno sender"])

@@ -44,6 +44,7 @@ from engine.services.handlers.inventory import _move, release_reservations
 from engine.services.handlers.orders import _address_problems, _order, _transition
 from engine.services.unit_of_work import AbstractUnitOfWork
 
+DOCUMENT_CHANNELS = {"email": "email", "x12": "b2b_edi", "edifact": "b2b_edi"}
 PAYMENT_STATUSES = ("authorized", "declined", "fraud_review", "cleared")
 INCIDENT_KINDS = ("outage", "delay", "cleared")
 DECISIONS = ("approve", "edit", "reject")
@@ -120,10 +121,16 @@ def open_exception(cmd: c.OpenException, uow: AbstractUnitOfWork) -> dict[str, A
     raise_if_any(problems)
     assert type_ is not None and recommendation is not None
     order: Order | None = None
+    channel = ""
     if cmd.order_id is not None:
         order = _order(uow, cmd.order_id)
-    elif uow.intake.get(str(cmd.document_id)) is None:
-        raise e.NotFound(f"intake document {cmd.document_id!r} does not exist", document_id=str(cmd.document_id))
+        channel = order.channel
+    else:
+        document = uow.intake.get(str(cmd.document_id))
+        if document is None:
+            raise e.NotFound(f"intake document {cmd.document_id!r} does not exist",
+                             document_id=str(cmd.document_id))
+        channel = DOCUMENT_CHANNELS.get(document.source, document.source)[:32]
     existing = uow.exceptions.open_case(cmd.order_id, cmd.document_id, type_.value, cmd.subtype)
     if existing is not None:  # the same problem seen again: one case, refreshed evidence
         existing.evidence = {**existing.evidence, **cmd.evidence}
@@ -140,7 +147,7 @@ def open_exception(cmd: c.OpenException, uow: AbstractUnitOfWork) -> dict[str, A
         case_id="", type=type_, subtype=cmd.subtype.strip(), status=CaseStatus.OPEN, reason=cmd.reason.strip(),
         evidence=dict(cmd.evidence), recommendation=recommendation, created_at=now,
         sla_due_at=now + rules.sla_for(type_), order_id=order.order_id if order else None,
-        document_id=cmd.document_id if order is None else None, channel=order.channel if order else "email",
+        document_id=cmd.document_id if order is None else None, channel=channel,
         value=value, deadline=deadline, priority=priority_score(value, deadline, now, blocking), blocking=blocking,
         updated_at=now)
     case_id = uow.exceptions.add_case(case)

@@ -304,6 +304,17 @@ class SqlExceptionRepository(ExceptionRepository):
             out["all"] = int(self.conn.execute(total).scalar() or 0)
         return out
 
+    def node_order_counts(self, nodes: Iterable[str], before: datetime) -> dict[str, int]:
+        r = t.reservations.c
+        wanted = sorted(set(nodes))
+        out = dict.fromkeys(wanted, 0)
+        if wanted:
+            rows = self.conn.execute(select(r.node, func.count(func.distinct(r.order_id)))
+                                     .where(r.node.in_(wanted), r.order_id.is_not(None), r.created_at < before)
+                                     .group_by(r.node))
+            out.update({row[0]: int(row[1]) for row in rows})
+        return out
+
     def orders_in_status(self, statuses: Sequence[str], updated_before: datetime, limit: int = 500
                          ) -> list[tuple[str, str, datetime]]:
         rows = self.conn.execute(select(_O.id, _O.status, _O.updated_at)

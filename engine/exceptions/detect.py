@@ -69,7 +69,8 @@ class Screening:
 
 
 def ship_to_key(data: dict[str, Any]) -> str:
-    parts = [str(data.get(k, "")) for k in ("line1", "postal_code", "country")]
+    """Recipient and street address, normalised: the same parcel destination."""
+    parts = [str(data.get(k, "")) for k in ("name", "line1", "postal_code", "country")]
     return " ".join(" ".join(p.lower().split()) for p in parts)
 
 
@@ -253,6 +254,25 @@ def cold_start_flags(s: Screening) -> list[Flag]:
             Recommendation(Action.ACCEPT, "check the order against the channel's onboarding terms, then accept",
                            "the order routes", {}, 0.6, alternatives=("hold",))))
     return flags
+
+
+def new_node_flag(order: Order, nodes: dict[str, int], policy: ResolutionPolicy, total_history: int, b2b: bool
+                  ) -> Flag | None:
+    """A plan that ships from a node with little history, for an order above the cold-start value limit: a
+    person checks before the warehouse starts picking (the order keeps its stock while paused)."""
+    if total_history < 10 * policy.cold_start_min_orders:
+        return None
+    limit = policy.cold_start_max_order_value_b2b if b2b else policy.cold_start_max_order_value
+    new = sorted(n for n, count in nodes.items() if count < policy.cold_start_min_orders)
+    if not new or order.total <= limit:
+        return None
+    return Flag(ExceptionType.COLD_START, "new_node",
+                f"routed to node(s) {', '.join(new)} with little history; the order is worth {order.total}, above "
+                f"the cold-start limit of {limit}",
+                {"nodes": {n: nodes[n] for n in new}, "total": str(order.total), "limit": str(limit)},
+                Recommendation(Action.ACCEPT, "check the new node can fulfil the order, then accept",
+                               "the order keeps its reservation and is released to the node",
+                               {}, 0.6, alternatives=("reroute",)))
 
 
 # -- duplicates ------------------------------------------------------------------------------------

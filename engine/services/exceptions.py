@@ -36,7 +36,15 @@ from engine.domain.exceptions import (
 )
 from engine.domain.orders import Order, OrderStatus
 from engine.domain.routing import DecisionOutcome
-from engine.exceptions.detect import PastOrder, Screening, Signal, customer_key, screen, ship_to_key
+from engine.exceptions.detect import (
+    PastOrder,
+    Screening,
+    Signal,
+    customer_key,
+    new_node_flag,
+    screen,
+    ship_to_key,
+)
 from engine.routing.promise import PromiseCalendar
 from engine.services.handlers.exceptions import policy as active_resolution_policy
 from engine.services.handlers.orders import list_price
@@ -118,6 +126,12 @@ class ExceptionDesk:
             more_opened, more_auto = self._routing_failed(order_id, outcome)
             opened += more_opened
             auto += more_auto
+        else:
+            with self.uow_factory(readonly=True) as uow:
+                nodes = uow.exceptions.node_order_counts(outcome.nodes, before=order.placed_at)
+            flag = new_node_flag(order, nodes, screening.policy, screening.total_history, screening.b2b)
+            if flag is not None:
+                opened.append(self._open(order_id, flag))
         with self.uow_factory(readonly=True) as uow:
             return self._state(uow, self._order(uow, order_id), opened, auto, outcome)
 

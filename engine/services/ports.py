@@ -494,6 +494,10 @@ class ExceptionRepository(abc.ABC):
         'channel:<code>' and all channels' under 'all'."""
 
     @abc.abstractmethod
+    def node_order_counts(self, nodes: Iterable[str], before: datetime) -> dict[str, int]:
+        """How many orders each node has been given stock for (reservations created before `before`)."""
+
+    @abc.abstractmethod
     def orders_in_status(self, statuses: Sequence[str], updated_before: datetime, limit: int = 500
                          ) -> list[tuple[str, str, datetime]]:
         """(order_id, status, updated_at) of orders in `statuses` not updated since `updated_before`."""

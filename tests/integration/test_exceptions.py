@@ -14,6 +14,7 @@ from engine.bootstrap import App, bootstrap
 from engine.domain import commands as c
 from engine.domain import errors as e
 from engine.domain.channels import ChannelKind
+from engine.domain.network import NodeType
 from tests.integration.helpers import StepClock
 from tests.integration.test_routing_service import NYC, TRANSIT, ZONES, _card, assert_no_oversell, build
 
@@ -455,3 +456,24 @@ def test_open_cases_are_ordered_by_priority_with_sla_timers(desk_app: App) -> No
     stats = desk_app.exceptions.queue_stats()
     assert stats["open"] == 2 and stats["by_type"]["address"]["open"] == 2
     assert datetime(2030, 1, 1, tzinfo=UTC) < created and time(0) is not None
+
+
+def test_a_large_order_routed_to_a_node_without_history_waits_for_a_check_keeping_its_stock(desk_app: App) -> None:
+    desk_app.exceptions.set_policy({"cold_start_min_orders": 1}, "ops-admin")
+    for n in range(10):
+        desk_app.exceptions.process(place(desk_app, f"W-{n}", {"SKU-A": 1}, ship_to={**RENO, "name": f"C{n}"}))
+    desk_app.bus.handle(c.UpsertNode(code="DC-NEW", name="New", node_type=NodeType.WAREHOUSE, city="Newark",
+                                     state="NJ", postal_code="07102", latitude=40.73, longitude=-74.17,
+                                     timezone="America/New_York", daily_pick_capacity=1000, cutoff_local=time(17),
+                                     handling_cost=Decimal("0.50")))
+    desk_app.bus.handle(c.UpsertLanes(lanes=(("CAR", "ground", "DC-NEW", "100", 2, 1, 0.97),)))
+    desk_app.bus.handle(c.ReceiveStock(sku="SKU-A", node="DC-NEW", quantity=500, reference="opening"))
+    big = place(desk_app, "W-BIG", {"SKU-A": 120})  # 2,400 > the 2,000 cold-start limit
+    result = desk_app.exceptions.process(big)
+    assert result["routed"] and result["status"] == "exception", (result, desk_app.exceptions.cases(status=None))
+    case = only_case(desk_app, big)
+    assert (case["type"], case["subtype"]) == ("cold_start", "new_node") and "DC-NEW" in case["evidence"]["nodes"]
+    with desk_app.uow(readonly=True) as uow:
+        assert sum(r.quantity for r in uow.inventory.reservations(order_id=big)) == 120
+    desk_app.exceptions.resolve(case["case_id"], "accept", {}, "ops-ana", "node checked")
+    assert status(desk_app, big) == "allocated"

@@ -231,10 +231,10 @@ class SqlExceptionRepository(ExceptionRepository):
                  "reason": r["reason"], "started_at": aware(r["started_at"])} for r in rows]
 
     def add_payment_signal(self, order_id: str, status: str, fraud_score: float, reference: str, detail: str,
-                           at: datetime) -> None:
+                           at: datetime, *, instrument: str = "") -> None:
         self.conn.execute(insert(t.payment_signals).values(
             order_id=int(order_id), status=status, fraud_score=Decimal(str(round(fraud_score, 4))),
-            reference=reference, detail=detail, at=at))
+            reference=reference, instrument=instrument, detail=detail, at=at))
 
     def payment_signal(self, order_id: str) -> dict[str, Any] | None:
         s = t.payment_signals.c
@@ -244,7 +244,7 @@ class SqlExceptionRepository(ExceptionRepository):
         if row is None:
             return None
         return {"status": row["status"], "fraud_score": float(row["fraud_score"]), "reference": row["reference"],
-                "detail": row["detail"], "at": aware(row["at"])}
+                "instrument": row["instrument"], "detail": row["detail"], "at": aware(row["at"])}
 
     # -- order history for detection
     def _facts(self, query: Any) -> list[OrderFact]:
@@ -253,11 +253,17 @@ class SqlExceptionRepository(ExceptionRepository):
             return []
         ids = [h["id"] for h in heads]
         lines: dict[int, list[tuple[str, int, Decimal]]] = {}
+        payment: dict[int, str] = {}
+        s = t.payment_signals.c
         for chunk in range(0, len(ids), 900):
+            part = ids[chunk:chunk + 900]
             rows = self.conn.execute(select(_L.order_id, _L.sku, _L.quantity, _L.unit_price)
-                                     .where(_L.order_id.in_(ids[chunk:chunk + 900])).order_by(_L.order_id, _L.line_no))
+                                     .where(_L.order_id.in_(part)).order_by(_L.order_id, _L.line_no))
             for r in rows:
                 lines.setdefault(r[0], []).append((r[1], int(r[2]), Decimal(r[3])))
+            for sig in self.conn.execute(select(s.order_id, s.instrument)
+                                         .where(s.order_id.in_(part), s.instrument != "").order_by(s.id)):
+                payment[sig[0]] = sig[1]
         out = []
         for h in heads:
             own = lines.get(h["id"], [])
@@ -265,7 +271,8 @@ class SqlExceptionRepository(ExceptionRepository):
                 order_id=str(h["id"]), channel=h["channel"], customer_id=h["customer_id"],
                 account_code=h["account_code"], external_id=h["external_id"], ship_to=dict(h["ship_to"] or {}),
                 placed_at=aware(h["placed_at"]), status=h["status"],  # type: ignore[arg-type]
-                lines=tuple((s, q) for s, q, _p in own), total=sum((q * p for _s, q, p in own), Decimal("0"))))
+                lines=tuple((sku, q) for sku, q, _p in own), total=sum((q * p for _s, q, p in own), Decimal("0")),
+                payment_key=payment.get(h["id"], "")))
         return out
 
     _HEAD = (_O.id, _O.channel, _O.customer_id, _O.account_code, _O.external_id, _O.ship_to, _O.placed_at, _O.status)

@@ -500,7 +500,9 @@ payment_signals = Table(
     Column("status", String(16), nullable=False),
     Column("fraud_score", Numeric(6, 4), nullable=False, default=0),
     Column("reference", String(128), nullable=False, default=""),
+    Column("instrument", String(128), nullable=False, default=""),  # the card/account fingerprint, hashed
     Column("detail", String(500), nullable=False, default=""),
     Column("at", TS, nullable=False),
     Index("ix_payment_signals_order_id", "order_id", "id"),
+    Index("ix_payment_signals_instrument", "instrument"),
 )

@@ -524,6 +524,7 @@ class RecordPaymentSignal(Command):
     fraud_score: float = 0.0
     reference: str = ""
     detail: str = ""
+    instrument: str = ""  # a fingerprint of the card or account (never the number itself)
 
 
 @dataclass(frozen=True, kw_only=True)

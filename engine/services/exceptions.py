@@ -320,11 +320,11 @@ class ExceptionDesk:
     # -- signals from outside ---------------------------------------------------------------------
 
     def record_payment(self, order_id: str, status: str, fraud_score: float = 0.0, reference: str = "",
-                       detail: str = "") -> dict[str, Any]:
+                       detail: str = "", instrument: str = "") -> dict[str, Any]:
         """A payment or fraud signal: hold the order, or release a payment hold whose cause cleared."""
         result: dict[str, Any] = self.handle(c.RecordPaymentSignal(order_id=order_id, status=status,
                                                                    fraud_score=fraud_score, reference=reference,
-                                                                   detail=detail))
+                                                                   detail=detail, instrument=instrument))
         with self.uow_factory(readonly=True) as uow:
             order = self._order(uow, order_id)
             policy = active_resolution_policy(uow)

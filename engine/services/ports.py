@@ -408,6 +408,7 @@ class OrderFact:
     status: str
     lines: tuple[tuple[str, int], ...]
     total: Decimal
+    payment_key: str = ""  # the payment instrument's fingerprint from the latest payment signal
 
 
 class ExceptionRepository(abc.ABC):
@@ -472,7 +473,7 @@ class ExceptionRepository(abc.ABC):
 
     @abc.abstractmethod
     def add_payment_signal(self, order_id: str, status: str, fraud_score: float, reference: str, detail: str,
-                           at: datetime) -> None: ...
+                           at: datetime, *, instrument: str = "") -> None: ...
 
     @abc.abstractmethod
     def payment_signal(self, order_id: str) -> dict[str, Any] | None:

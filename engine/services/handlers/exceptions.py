@@ -346,6 +346,7 @@ def _line(order: Order, line_no: object) -> Any:
 
 def record_payment_signal(cmd: c.RecordPaymentSignal, uow: AbstractUnitOfWork) -> dict[str, Any]:
     problems = [p for p in (text_problem("reference", cmd.reference, max_length=128, required=False),
+                            text_problem("instrument", cmd.instrument, max_length=128, required=False),
                             text_problem("detail", cmd.detail, max_length=500, required=False)) if p]
     if cmd.status not in PAYMENT_STATUSES:
         problems.append(Problem("payment.status", "status", f"unknown payment status {cmd.status!r}",
@@ -357,7 +358,8 @@ def record_payment_signal(cmd: c.RecordPaymentSignal, uow: AbstractUnitOfWork) -
                                 "send the screen's score as a fraction"))
     raise_if_any(problems)
     order = _order(uow, cmd.order_id)
-    uow.exceptions.add_payment_signal(order.order_id, cmd.status, float(score), cmd.reference, cmd.detail, uow.now())
+    uow.exceptions.add_payment_signal(order.order_id, cmd.status, float(score), cmd.reference, cmd.detail, uow.now(),
+                                      instrument=cmd.instrument.strip())
     uow.emit(PaymentSignalRecorded(order_id=order.order_id, status=cmd.status, fraud_score=float(score),
                                    occurred_at=uow.now()))
     return {"order_id": order.order_id, "status": cmd.status, "fraud_score": float(score),

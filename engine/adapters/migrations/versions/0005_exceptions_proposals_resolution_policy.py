@@ -50,6 +50,7 @@ def upgrade() -> None:
         sa.Column("status", sa.String(length=16), nullable=False),
         sa.Column("fraud_score", sa.Numeric(precision=6, scale=4), nullable=False),
         sa.Column("reference", sa.String(length=128), nullable=False),
+        sa.Column("instrument", sa.String(length=128), nullable=False),
         sa.Column("detail", sa.String(length=500), nullable=False),
         sa.Column("at", sa.DateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(["order_id"], ["orders.id"], name=op.f("fk_payment_signals_order_id_orders")),
@@ -57,6 +58,7 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("payment_signals", schema=None) as batch_op:
         batch_op.create_index("ix_payment_signals_order_id", ["order_id", "id"], unique=False)
+        batch_op.create_index("ix_payment_signals_instrument", ["instrument"], unique=False)
 
     op.create_table(
         "exception_cases",
@@ -134,6 +136,7 @@ def downgrade() -> None:
 
     op.drop_table("exception_cases")
     with op.batch_alter_table("payment_signals", schema=None) as batch_op:
+        batch_op.drop_index("ix_payment_signals_instrument")
         batch_op.drop_index("ix_payment_signals_order_id")
 
     op.drop_table("payment_signals")

@@ -219,8 +219,10 @@ def seed_orders_command(ctx: typer.Context,
                         count: Annotated[int, typer.Option("--count", min=1, max=100_000,
                                                            help="how many orders to place")] = 25,
                         seed: Annotated[int, typer.Option("--seed", help="random seed of the generator")] = 7,
-                        route: Annotated[bool, typer.Option(help="route each order as it arrives")] = True) -> None:
-    """Place demo orders from every channel and route them; prints what routing did against the baselines."""
+                        route: Annotated[bool, typer.Option(help="screen and route each order as it arrives")] = True
+                        ) -> None:
+    """Place demo orders from every channel, screen each for exceptions and route it; prints what routing did
+    against the baselines and what went to the exception queue."""
     import time as timer
 
     from sqlalchemy import func, select
@@ -232,7 +234,7 @@ def seed_orders_command(ctx: typer.Context,
     with _running(ctx) as application:
         with application.engine.connect() as conn:
             first = int(conn.execute(select(func.count()).select_from(tables.orders)).scalar_one()) + 1
-        placed, routed, exceptions, latencies = 0, 0, 0, []
+        placed, routed, exceptions, auto, latencies = 0, 0, 0, 0, []
         ours = {"fixed-priority": [0.0, 0.0], "nearest-with-stock": [0.0, 0.0]}
         with Progress(SpinnerColumn(), TextColumn("placing and routing"), BarColumn(), MofNCompleteColumn(),
                       TimeElapsedColumn(), console=console) as progress:
@@ -249,24 +251,26 @@ def seed_orders_command(ctx: typer.Context,
                     if not route:
                         continue
                     started = timer.perf_counter()
-                    outcome = application.router.route(order_id)
+                    outcome = application.exceptions.process(order_id)
                     latencies.append((timer.perf_counter() - started) * 1000)
-                    routed += outcome.routed
-                    exceptions += not outcome.routed
+                    routed += outcome["routed"]
+                    exceptions += bool(outcome["open_cases"])
+                    auto += len(outcome["auto_resolved"])
                     for name, pair in ours.items():
-                        base = outcome.baselines.get(name, {}).get("cost")
-                        if outcome.routed and base is not None and outcome.cost is not None:
-                            pair[0] += outcome.cost
+                        base = outcome["baselines"].get(name, {}).get("cost")
+                        if outcome["routed"] and base is not None and outcome["cost"] is not None:
+                            pair[0] += outcome["cost"]
                             pair[1] += base
     table = Table(title=f"{placed} demo orders placed", title_justify="left")
     table.add_column("what")
     table.add_column("value", justify="right")
     table.add_row("routed and reserved", f"{routed:,}")
-    table.add_row("sent to exception (with reasons)", f"{exceptions:,}")
+    table.add_row("waiting in the exception queue (with a recommendation)", f"{exceptions:,}")
+    table.add_row("exceptions resolved automatically within policy", f"{auto:,}")
     if latencies:
         ordered = sorted(latencies)
         p50, p99 = ordered[len(ordered) // 2], ordered[min(len(ordered) - 1, int(len(ordered) * .99))]
-        table.add_row("route + reserve p50 / p99 ms", f"{p50:.1f} / {p99:.1f}")
+        table.add_row("screen + route + reserve p50 / p99 ms", f"{p50:.1f} / {p99:.1f}")
     for name, (cost, base) in ours.items():
         if base:
             table.add_row(f"cost vs {name}", f"{cost:,.2f} vs {base:,.2f} ({100 * (base - cost) / base:.1f}% lower)")

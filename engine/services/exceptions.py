@@ -235,7 +235,8 @@ class ExceptionDesk:
         open_cases = [x.case_id for x in uow.exceptions.cases(status=CaseStatus.OPEN.value, order_id=order.order_id)]
         return {"order_id": order.order_id, "status": order.status.value, "opened": opened, "auto_resolved": auto,
                 "open_cases": open_cases, "routed": bool(outcome and outcome.routed),
-                "decision_id": outcome.decision_id if outcome else None}
+                "decision_id": outcome.decision_id if outcome else None,
+                "cost": outcome.cost if outcome else None, "baselines": outcome.baselines if outcome else {}}
 
     # -- routing failures -------------------------------------------------------------------------
 

@@ -11,7 +11,7 @@ from typing import Any
 from sqlalchemy import Connection, func, insert, select, update
 
 from engine.adapters import tables as t
-from engine.adapters.repositories import aware
+from engine.adapters.repositories import aware, postal_key
 from engine.domain.exceptions import (
     Action,
     CaseStatus,
@@ -283,9 +283,7 @@ class SqlExceptionRepository(ExceptionRepository):
         if customer_id is not None:
             query = query.where(_O.customer_id == customer_id)
         if postal_code is not None:
-            # JSON path reads differ by dialect; filter in Python after a bounded read by time.
-            facts = self._facts(query.order_by(_O.placed_at.desc()).limit(limit * 20))
-            return [f for f in facts if str(f.ship_to.get("postal_code", "")).strip() == postal_code][:limit]
+            query = query.where(_O.ship_postal == postal_key(postal_code))
         return self._facts(query.order_by(_O.placed_at.desc()).limit(limit))
 
     def order_history(self, since: datetime, limit: int = 50_000) -> list[OrderFact]:

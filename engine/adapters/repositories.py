@@ -38,6 +38,11 @@ from engine.services.ports import (
 )
 
 
+def postal_key(code: str) -> str:
+    """A postal code as look-ups compare it: upper case, no spaces, at most 16 characters."""
+    return "".join(code.split()).upper()[:16]
+
+
 def aware(value: datetime | None) -> datetime | None:
     """SQLite hands back naive datetimes; every time in the engine is UTC-aware."""
     if value is None or value.tzinfo is not None:
@@ -497,7 +502,8 @@ class SqlOrderRepository(OrderRepository):
     def add(self, order: Order) -> str:
         row_id = self.conn.execute(insert(t.orders).values(
             channel=order.channel, external_id=order.external_id, customer_id=order.customer_id,
-            account_code=order.account_code, ship_to=order.ship_to.to_dict(), status=order.status.value,
+            account_code=order.account_code, ship_to=order.ship_to.to_dict(),
+            ship_postal=postal_key(order.ship_to.postal_code), status=order.status.value,
             paused_from=None, status_reason=order.status_reason, currency=order.currency,
             requested_delivery=order.requested_delivery, notes=order.notes, placed_at=order.placed_at,
             updated_at=order.placed_at, version=0).returning(t.orders.c.id)).scalar_one()
@@ -551,7 +557,8 @@ class SqlOrderRepository(OrderRepository):
     def save(self, order: Order, *, amended: bool = False) -> None:
         row_id = int(order.order_id)
         last = order.history[-1].at if order.history else order.placed_at
-        extra: dict[str, Any] = {"ship_to": order.ship_to.to_dict()} if amended else {}
+        extra: dict[str, Any] = {"ship_to": order.ship_to.to_dict(),
+                                 "ship_postal": postal_key(order.ship_to.postal_code)} if amended else {}
         result = self.conn.execute(update(t.orders).where(t.orders.c.id == row_id,
                                                           t.orders.c.version == order.version).values(
             status=order.status.value, paused_from=order.paused_from.value if order.paused_from else None,

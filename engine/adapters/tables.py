@@ -242,6 +242,8 @@ orders = Table(
     Column("customer_id", String(64), nullable=True),
     Column("account_code", String(32), nullable=True),
     Column("ship_to", JSON, nullable=False),
+    # The ship-to postal code, normalised, for duplicate and velocity look-ups (kept with ship_to).
+    Column("ship_postal", String(16), nullable=False, default="", server_default=""),
     Column("status", String(24), nullable=False),
     Column("paused_from", String(24), nullable=True),
     Column("status_reason", String(500), nullable=False, default=""),
@@ -253,6 +255,10 @@ orders = Table(
     Column("version", Integer, nullable=False, default=0),
     UniqueConstraint("channel", "external_id", name="uq_orders_channel_external_id"),
     Index("ix_orders_status", "status"),
+    Index("ix_orders_placed_at", "placed_at"),
+    Index("ix_orders_customer_id", "customer_id", "placed_at"),
+    Index("ix_orders_ship_postal", "ship_postal", "placed_at"),
+    Index("ix_orders_status_updated_at", "status", "updated_at"),
 )
 
 order_lines = Table(

@@ -65,7 +65,7 @@ class UowFactory(Protocol):
 class AnomalyScorer(Protocol):
     """Scores an order against learned history (engine.exceptions.anomaly, wrapped by the desk's owner)."""
 
-    def __call__(self, order: Order, recent: Sequence[OrderFact]) -> Sequence[Signal]: ...
+    def __call__(self, order: Order, recent: Sequence[OrderFact], payment_key: str = "") -> Sequence[Signal]: ...
 
 
 def case_to_dict(case: ExceptionCase, now: datetime) -> dict[str, Any]:
@@ -165,15 +165,16 @@ class ExceptionDesk:
         counts = uow.exceptions.order_counts(skus={ln.sku for ln in order.lines}, channel=order.channel,
                                              before=order.placed_at)
         channel = uow.master.get_channel(order.channel)
+        payment = uow.exceptions.payment_signal(order.order_id)
         signals: Sequence[Signal] = ()
         if self.anomaly is not None and policy.anomaly_enabled:
-            window = uow.exceptions.recent_orders(order.placed_at - timedelta(hours=24), limit=2000)
-            signals = self.anomaly(order, [f for f in window if f.order_id != order.order_id])
+            window = uow.exceptions.recent_orders(order.placed_at - timedelta(hours=24), limit=5000)
+            signals = self.anomaly(order, [f for f in window if f.order_id != order.order_id],
+                                   payment_key=str((payment or {}).get("instrument") or ""))
         return Screening(
             order=order, policy=policy, now=order.placed_at, list_prices=prices, recent=past,
             sku_history=counts, channel_history=counts.get(f"channel:{order.channel}", 0),
-            total_history=counts.get("all", 0),
-            payment=uow.exceptions.payment_signal(order.order_id), anomalies=signals,
+            total_history=counts.get("all", 0), payment=payment, anomalies=signals,
             b2b=bool(order.account_code) or (channel is not None and channel.kind.value in ("b2b_edi", "email")))
 
     def _act_on(self, order: Order, flags: list[Flag], policy: ResolutionPolicy) -> tuple[list[str], list[str]]:

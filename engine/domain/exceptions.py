@@ -207,7 +207,7 @@ class ResolutionPolicy:
     high_value_by_channel: dict[str, Decimal] = field(default_factory=dict)
     high_value_by_account: dict[str, Decimal] = field(default_factory=dict)
     fraud_score_hold: float = 0.7
-    duplicate_window_hours: int = 48
+    duplicate_window_hours: int = 24
     cold_start_min_orders: int = 20
     cold_start_max_line_quantity: int = 10
     cold_start_max_order_value: Decimal = Decimal("2000")

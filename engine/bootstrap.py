@@ -11,6 +11,7 @@ from engine.adapters.database import create_db_engine
 from engine.adapters.migrate import ensure_schema
 from engine.adapters.outbox import OutboxRelay
 from engine.adapters.unit_of_work import SqlUnitOfWork
+from engine.services.anomaly import HistoryAnomalyScorer
 from engine.services.edi import EdiIntake
 from engine.services.exceptions import ExceptionDesk
 from engine.services.intake import IntakeDesk
@@ -73,7 +74,8 @@ def bootstrap(settings: Settings | None = None, *, database_url: str | None = No
     promiser = DeliveryPromiser(any_uow)
     promiser.watch(bus)  # this process's own network changes drop the promise's cache at once
     # Every order that arrives is screened for exceptions before it is routed (ExceptionDesk.process).
-    exceptions = ExceptionDesk(any_uow, bus.handle, router)
+    # The anomaly model learns from this database's order history (once there is enough of it).
+    exceptions = ExceptionDesk(any_uow, bus.handle, router, anomaly=HistoryAnomalyScorer(any_uow))
     intake = IntakeDesk(bus.handle, exceptions.process)
     edi = EdiIntake(any_uow, intake)
     return App(engine=engine, bus=bus, relay=relay, clock=clock, router=router, promiser=promiser, intake=intake,

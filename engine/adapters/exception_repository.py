@@ -278,8 +278,11 @@ class SqlExceptionRepository(ExceptionRepository):
     _HEAD = (_O.id, _O.channel, _O.customer_id, _O.account_code, _O.external_id, _O.ship_to, _O.placed_at, _O.status)
 
     def recent_orders(self, since: datetime, *, customer_id: str | None = None, postal_code: str | None = None,
-                      limit: int = 500) -> list[OrderFact]:
+                      instrument: str | None = None, limit: int = 500) -> list[OrderFact]:
         query = select(*self._HEAD).where(_O.placed_at >= since)
+        if instrument is not None:
+            s = t.payment_signals.c
+            query = query.where(_O.id.in_(select(s.order_id).where(s.instrument == instrument, s.at >= since)))
         if customer_id is not None:
             query = query.where(_O.customer_id == customer_id)
         if postal_code is not None:

@@ -148,12 +148,17 @@ class ExceptionDesk:
         for line in order.lines:
             prices[line.line_no] = list_price(uow, account.price_list_code if account else None, line.sku)
         since = order.placed_at - timedelta(hours=max(policy.duplicate_window_hours, 24))
+        payment = uow.exceptions.payment_signal(order.order_id)
+        instrument = str((payment or {}).get("instrument") or "")
+        # The orders that can matter to this one: the same customer, the same postal code, the same card.
         recent: list[OrderFact] = []
         if order.customer_id:
-            recent += uow.exceptions.recent_orders(since, customer_id=order.customer_id, limit=200)
+            recent += uow.exceptions.recent_orders(since, customer_id=order.customer_id, limit=500)
         postal = order.ship_to.postal_code.strip()
         if postal:
-            recent += uow.exceptions.recent_orders(since, postal_code=postal, limit=200)
+            recent += uow.exceptions.recent_orders(since, postal_code=postal, limit=500)
+        if instrument:
+            recent += uow.exceptions.recent_orders(since, instrument=instrument, limit=500)
         seen: set[str] = set()
         past: list[PastOrder] = []
         for f in recent:
@@ -165,12 +170,10 @@ class ExceptionDesk:
         counts = uow.exceptions.order_counts(skus={ln.sku for ln in order.lines}, channel=order.channel,
                                              before=order.placed_at)
         channel = uow.master.get_channel(order.channel)
-        payment = uow.exceptions.payment_signal(order.order_id)
         signals: Sequence[Signal] = ()
         if self.anomaly is not None and policy.anomaly_enabled:
-            window = uow.exceptions.recent_orders(order.placed_at - timedelta(hours=24), limit=5000)
-            signals = self.anomaly(order, [f for f in window if f.order_id != order.order_id],
-                                   payment_key=str((payment or {}).get("instrument") or ""))
+            unique = {f.order_id: f for f in recent if f.order_id != order.order_id}
+            signals = self.anomaly(order, list(unique.values()), payment_key=instrument)
         return Screening(
             order=order, policy=policy, now=order.placed_at, list_prices=prices, recent=past,
             sku_history=counts, channel_history=counts.get(f"channel:{order.channel}", 0),

@@ -481,8 +481,8 @@ class ExceptionRepository(abc.ABC):
 
     @abc.abstractmethod
     def recent_orders(self, since: datetime, *, customer_id: str | None = None, postal_code: str | None = None,
-                      limit: int = 500) -> list[OrderFact]:
-        """Orders placed at or after `since`, by customer or by ship-to postal code (exact)."""
+                      instrument: str | None = None, limit: int = 500) -> list[OrderFact]:
+        """Orders placed at or after `since`, by customer, ship-to postal code or payment instrument (exact)."""
 
     @abc.abstractmethod
     def order_history(self, since: datetime, limit: int = 50_000) -> list[OrderFact]:

@@ -477,3 +477,31 @@ def test_a_large_order_routed_to_a_node_without_history_waits_for_a_check_keepin
         assert sum(r.quantity for r in uow.inventory.reservations(order_id=big)) == 120
     desk_app.exceptions.resolve(case["case_id"], "accept", {}, "ops-ana", "node checked")
     assert status(desk_app, big) == "allocated"
+
+
+def test_the_anomaly_model_learns_from_history_and_holds_card_testing(desk_app: App) -> None:
+    from engine.services.anomaly import HistoryAnomalyScorer
+    from engine.services.exceptions import ExceptionDesk
+
+    desk_app.bus.handle(c.ReceiveStock(sku="SKU-C", node="DC-WEST", quantity=500, reference="po"))
+    desk = ExceptionDesk(desk_app.uow, desk_app.bus.handle, desk_app.router,
+                         anomaly=HistoryAnomalyScorer(desk_app.uow, min_history=20))
+    for n in range(30):
+        order_id = place(desk_app, f"H-{n}", {"SKU-C": 1 + n // 10}, ship_to={**RENO, "name": f"C{n % 10}",
+                                                                    "line1": f"{n % 10} Elm St"})
+        desk.record_payment(order_id, "authorized", 0.01, f"p-{n}", instrument=f"card-{n % 10}")
+        result = desk.process(order_id)
+        assert result["status"] == "allocated", desk.cases(order_id=order_id)
+    clock = desk_app.clock
+    assert isinstance(clock, StepClock)
+    clock.advance(7 * 3600)  # the model refits after six hours, on the history above
+    outcomes = []
+    for n in range(3):
+        order_id = place(desk_app, f"T-{n}", {"SKU-C": 1}, ship_to={**RENO, "name": f"Victim {n}",
+                                                                    "line1": f"{n + 50} Oak St"})
+        desk.record_payment(order_id, "authorized", 0.01, f"t-{n}", instrument="stolen-card")
+        outcomes.append(desk.process(order_id))
+    assert [o["status"] for o in outcomes] == ["allocated", "allocated", "on_hold"]
+    case = desk.case(outcomes[2]["opened"][0])
+    assert (case["type"], case["subtype"]) == ("payment", "fraud_payment_shared")
+    assert case["evidence"]["signals"][0]["customers"] == 3

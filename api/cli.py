@@ -52,6 +52,9 @@ app.add_typer(holds_app, name="holds")
 app.add_typer(orders_app, name="orders")
 app.add_typer(routing_app, name="routing")
 app.add_typer(intake_app, name="intake")
+exceptions_app = typer.Typer(help="The exception queue: cases, decisions, the resolution policy, milestone sweeps.",
+                             no_args_is_help=True)
+app.add_typer(exceptions_app, name="exceptions")
 
 # Negative numbers (`adjust SKU NODE -3`) must reach the command as arguments, not options.
 SIGNED = {"ignore_unknown_options": True}
@@ -656,6 +659,161 @@ def routing_shadow(ctx: typer.Context, limit: Annotated[int, typer.Option(min=1,
         table.add_row(name, str(b["comparable"]), f"{b['baseline_cost']:.2f}", f"{b['orderloom_cost']:.2f}",
                       f"{b['saving_pct']:.2f}", str(b["unserved_by_baseline"]))
     _out().print(table)
+
+
+# -- exceptions ------------------------------------------------------------------------------------
+
+ActorOption = Annotated[str, typer.Option("--actor", help="who decides (audited)")]
+
+
+def _pairs(items: list[str] | None, option: str) -> dict[str, Any]:
+    """KEY=VALUE options as a dict; a value that reads as JSON (numbers, true, lists, objects) is taken as such."""
+    out: dict[str, Any] = {}
+    problems: list[e.Problem] = []
+    for item in items or []:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            problems.append(e.Problem("validation.pair", f"{option} {item}", "expected KEY=VALUE",
+                                      f"e.g. {option} reason=customer asked"))
+            continue
+        try:
+            out[key.strip()] = json.loads(value)
+        except ValueError:
+            out[key.strip()] = value
+    if problems:
+        raise _report_error(e.ValidationFailed(f"the {option} values are not valid", problems=problems))
+    return out
+
+
+@exceptions_app.command("list")
+def exceptions_list(ctx: typer.Context,
+                    status: Annotated[str, typer.Option("--status", help="open, resolved, auto_resolved, dismissed, "
+                                                        "cleared or all")] = "open",
+                    type_: Annotated[str | None, typer.Option("--type", help="e.g. address, payment")] = None,
+                    channel: Annotated[str | None, typer.Option("--channel", help="only this channel")] = None,
+                    limit: Annotated[int, typer.Option("--limit", min=1, max=500, help="rows to show")] = 100,
+                    as_json: JsonFlag = False) -> None:
+    """The queue, highest priority first, with SLA timers and the recommended action."""
+    from engine.domain.exceptions import CaseStatus, ExceptionType
+
+    for option, value, allowed in (("--status", status, [*(s.value for s in CaseStatus), "all"]),
+                                   ("--type", type_, [t.value for t in ExceptionType])):
+        if value is not None and value not in allowed:
+            raise _report_error(e.ValidationFailed(f"{option} {value!r} is not known", problems=[e.Problem(
+                "validation.choice", option, f"{option} {value!r} is not known", f"use one of {', '.join(allowed)}")]))
+    with _running(ctx) as application:
+        cases = application.exceptions.cases(status=None if status == "all" else status, type=type_,
+                                             channel=channel, limit=limit)
+    if as_json:
+        _echo_json(cases)
+        return
+    table = Table(title=f"{len(cases)} {clean(status)} exception case(s)", title_justify="left")
+    for col in ("id", "priority", "type", "order", "value", "SLA due (UTC)", "recommended"):
+        table.add_column(col, justify="right" if col in ("id", "priority", "value") else "left")
+    for x in cases:
+        due = Text(x["sla_due_at"][:16].replace("T", " "), style="bold red" if x["sla_breached"] else "")
+        table.add_row(_t(x["case_id"]), str(x["priority"]), _t(f"{x['type']}/{x['subtype']}"),
+                      _t(x["order_id"] or x["document_id"] or ""), _t(x["value"]), due,
+                      _t(x["recommendation"].get("action", "")))
+    _out().print(table)
+
+
+@exceptions_app.command("show")
+def exceptions_show(ctx: typer.Context, case_id: str, as_json: JsonFlag = False) -> None:
+    """A case: why it was opened, the evidence, the recommendation, its order, proposals and audit trail."""
+    with _running(ctx) as application:
+        case = application.exceptions.case(case_id)
+    if as_json:
+        _echo_json(case)
+        return
+    console = _out()
+    rec = case["recommendation"]
+    console.print(Text.assemble(("Case ", "bold"), (clean(case["case_id"]), "bold"), " ",
+                                clean(f"{case['type']}/{case['subtype']}"), " — ", (clean(case["status"]), "bold cyan"),
+                                clean(f", priority {case['priority']}, value {case['value']}"),
+                                ("  SLA breached" if case["sla_breached"] else "", "bold red")))
+    console.print(Text.assemble("reason: ", clean(case["reason"])))
+    console.print(Text.assemble("recommended: ", (clean(rec.get("action", "")), "bold green"), " — ",
+                                clean(rec.get("summary", "")), clean(f" ({rec.get('expected_effect', '')})")))
+    if rec.get("params"):
+        console.print(Text.assemble("  params: ", clean(json.dumps(rec["params"], default=str))))
+    order = case.get("order")
+    if order:
+        console.print(Text.assemble("order ", (clean(order["order_id"]), "bold"),
+                                    clean(f" {order['channel']}/{order['external_id']} is {order['status']}; "
+                                          f"{order['currency']} {order['total']}")))
+    if case["resolution"]:
+        console.print(Text.assemble("resolution: ", clean(json.dumps(case["resolution"], default=str)),
+                                    clean(f" by {case['resolved_by']}")))
+    trail = Table(title="Audit", title_justify="left")
+    for col in ("when (UTC)", "actor", "action"):
+        trail.add_column(col)
+    for a in case["audit"]:
+        trail.add_row(a["at"][:19].replace("T", " "), _t(a["actor"]), _t(a["action"]))
+    console.print(trail)
+
+
+@exceptions_app.command("resolve")
+def exceptions_resolve(ctx: typer.Context, case_id: str, action: str, actor: ActorOption,
+                       param: Annotated[list[str] | None, typer.Option("--param", help="KEY=VALUE; JSON values "
+                                                                      "allowed, e.g. ship_to='{...}'")] = None,
+                       note: Annotated[str, typer.Option("--note", help="why")] = "",
+                       as_json: JsonFlag = False) -> None:
+    """Resolve CASE by running ACTION (re-validated against the order's present state)."""
+    params = _pairs(param, "--param")
+    with _running(ctx) as application:
+        result = application.exceptions.resolve(case_id, action, params, actor, note)
+    if as_json:
+        _echo_json(result)
+        return
+    _out().print(Text.assemble(("✓ ", "green"), "case ", (clean(result["case_id"]), "bold"), " ",
+                               clean(result["status"]), clean(f" by {action}")))
+
+
+@exceptions_app.command("dismiss")
+def exceptions_dismiss(ctx: typer.Context, case_id: str, actor: ActorOption,
+                       note: Annotated[str, typer.Option("--note", help="why it is a false alarm")] = "") -> None:
+    """Close CASE as a false alarm; its order continues when nothing else holds it."""
+    with _running(ctx) as application:
+        result = application.exceptions.dismiss(case_id, actor, note)
+    _out().print(Text.assemble(("✓ ", "green"), "case ", (clean(result["case_id"]), "bold"), " dismissed"))
+
+
+@exceptions_app.command("policy")
+def exceptions_policy(ctx: typer.Context,
+                      set_: Annotated[list[str] | None, typer.Option("--set", help="SETTING=VALUE (JSON values "
+                                                                     "allowed), e.g. auto_reroute=false")] = None,
+                      actor: Annotated[str, typer.Option("--actor", help="who changes it (audited)")] = "cli",
+                      note: Annotated[str, typer.Option("--note", help="why")] = "",
+                      as_json: JsonFlag = False) -> None:
+    """Show the resolution policy; with --set, store a new version changed by those settings."""
+    settings = _pairs(set_, "--set")
+    with _running(ctx) as application:
+        if settings:
+            application.exceptions.set_policy(settings, actor, note)
+        policy = application.exceptions.policy()
+    if as_json:
+        _echo_json(policy)
+        return
+    table = Table(title=f"Resolution policy v{policy.get('version')} {clean(policy.get('name', ''))}",
+                  title_justify="left")
+    table.add_column("setting")
+    table.add_column("value")
+    for key, value in policy.items():
+        if key not in ("version", "name"):
+            table.add_row(_t(key), _t(json.dumps(value, default=str) if isinstance(value, dict | list) else value))
+    _out().print(table)
+
+
+@exceptions_app.command("sweep")
+def exceptions_sweep(ctx: typer.Context, as_json: JsonFlag = False) -> None:
+    """Open a milestone case for each order not progressing as expected."""
+    with _running(ctx) as application:
+        result = application.exceptions.sweep_milestones()
+    if as_json:
+        _echo_json(result)
+        return
+    _out().print(f"swept at {clean(result['checked_at'])}: {len(result['opened'])} milestone case(s) open")
 
 
 # -- delivery promise ------------------------------------------------------------------------------

@@ -14,7 +14,7 @@ from typing import Any
 
 from fastapi import FastAPI
 
-from api.http import intake, orders, routing
+from api.http import exceptions, intake, orders, routing
 from api.http.errors import install_error_handlers
 from engine.bootstrap import App, bootstrap
 
@@ -49,4 +49,6 @@ def create_api(app: App | None = None, *, intake_model: Any = None) -> FastAPI:
     api.include_router(orders.router)
     api.include_router(routing.router)
     api.include_router(intake.router)
+    for router in exceptions.routers:
+        api.include_router(router)
     return api

@@ -265,7 +265,7 @@ class ResolutionPolicy:
         known = set(cls.__dataclass_fields__)
         unknown = sorted(set(data) - known)
         if unknown:
-            raise ValueError(f"unknown policy setting(s): {', '.join(unknown)}")
+            raise ValueError(f"{unknown[0]}: not a policy setting (unknown: {', '.join(unknown)})")
         values: dict[str, Any] = {}
         for key, value in data.items():
             default = getattr(cls(), key)

@@ -1,6 +1,7 @@
 """Anomaly detection upstream of the exception queue: robust statistics learned from the order history.
 
-Pure (standard library only). `AnomalyModel.fit(history)` learns, in one pass:
+Pure (standard library only). Statistics are kept per segment (consumer, b2b): a case of 12 is ordinary for
+a B2B buyer and a spike for a consumer. `AnomalyModel.fit(history)` learns, in one pass:
 - per SKU, the median and MAD (scaled by 1.4826) of the quantity ordered; a SKU with fewer than
   `min_sku_history` orders falls back to the pooled ratio quantity / SKU median across all SKUs (robust to the
   SKU's own scale), and gets no signal while even that is thin;
@@ -47,6 +48,7 @@ class OrderFacts:
     recipient_name: str
     lines: tuple[tuple[str, int], ...]
     total: float
+    segment: str = "consumer"  # "b2b" for an account's orders: case quantities and order rhythms differ
 
     def __post_init__(self) -> None:
         if not isinstance(self.placed_at, datetime) or self.placed_at.tzinfo is None:
@@ -126,9 +128,9 @@ def _window_counts(events: Iterable[tuple[str, datetime]], window: timedelta) ->
 @dataclass
 class AnomalyModel:
     config: AnomalyConfig
-    sku_stats: dict[str, tuple[float, float, int]]  # sku -> (median, scaled MAD, orders)
+    sku_stats: dict[str, tuple[float, float, int]]  # "segment|sku" -> (median, scaled MAD, orders)
     pooled: tuple[float, float, int]  # ratio quantity / SKU median: (median, scaled MAD, observations)
-    customer_velocity: float
+    customer_velocity: dict[str, float]  # per segment
     payment_velocity: float
     total_quantile: dict[str, float]
     known_customers: frozenset[str]
@@ -139,7 +141,7 @@ class AnomalyModel:
     def fit(cls, history: Iterable[OrderFacts], config: AnomalyConfig | None = None) -> AnomalyModel:
         config = config or AnomalyConfig()
         quantities: dict[str, list[float]] = defaultdict(list)
-        customers: list[tuple[str, datetime]] = []
+        customers: dict[str, list[tuple[str, datetime]]] = defaultdict(list)
         payments: list[tuple[str, datetime]] = []
         totals: dict[str, list[float]] = defaultdict(list)
         known_customers: set[str] = set()
@@ -148,8 +150,8 @@ class AnomalyModel:
         for order in history:
             n += 1
             for sku, qty in order.lines:
-                quantities[sku].append(float(qty))
-            customers.append((order.customer_key, order.placed_at))
+                quantities[f"{order.segment}|{sku}"].append(float(qty))
+            customers[order.segment].append((order.customer_key, order.placed_at))
             payments.append((order.payment_key, order.placed_at))
             totals[order.channel].append(order.total)
             if order.customer_key:
@@ -164,12 +166,13 @@ class AnomalyModel:
             if len(values) >= config.min_sku_history and mid > 0:
                 ratios.extend(v / mid for v in values)
         pooled = (*_robust(ratios), len(ratios)) if ratios else (1.0, 0.0, 0)
-        customer_counts = _window_counts(customers, config.velocity_window)
+        customer_velocity = {segment: max(float(config.min_velocity), _quantile(
+            _window_counts(events, config.velocity_window), config.velocity_quantile))
+            for segment, events in customers.items()}
         payment_counts = _window_counts(payments, config.velocity_window)
         return cls(
             config=config, sku_stats=sku_stats, pooled=(float(pooled[0]), float(pooled[1]), int(pooled[2])),
-            customer_velocity=max(float(config.min_velocity),
-                                  _quantile(customer_counts, config.velocity_quantile)),
+            customer_velocity=customer_velocity,
             payment_velocity=max(float(config.min_velocity), _quantile(payment_counts, config.velocity_quantile)),
             total_quantile={ch: _quantile(v, config.total_quantile) for ch, v in totals.items()},
             known_customers=frozenset(known_customers), known_addresses=frozenset(known_addresses), orders=n)
@@ -190,7 +193,7 @@ class AnomalyModel:
     def _quantities(self, order: OrderFacts) -> list[AnomalySignal]:
         out = []
         for sku, qty in order.lines:
-            stats = self.sku_stats.get(sku)
+            stats = self.sku_stats.get(f"{order.segment}|{sku}")
             if stats is not None and stats[2] >= self.config.min_sku_history:
                 mid, mad, _n = stats
                 spread = max(mad, 0.5 * mid, 1.0)
@@ -212,8 +215,9 @@ class AnomalyModel:
 
     def _velocity(self, order: OrderFacts, window: Sequence[OrderFacts]) -> list[AnomalySignal]:
         out = []
+        customer_threshold = self.customer_velocity.get(order.segment, float(self.config.min_velocity))
         for kind, key, threshold, attr in (
-                ("customer_velocity", order.customer_key, self.customer_velocity, "customer_key"),
+                ("customer_velocity", order.customer_key, customer_threshold, "customer_key"),
                 ("payment_velocity", order.payment_key, self.payment_velocity, "payment_key")):
             if not key:
                 continue
@@ -269,7 +273,7 @@ class AnomalyModel:
 
     def to_dict(self) -> dict[str, Any]:
         return {"config": self.config.to_dict(), "sku_stats": {k: list(v) for k, v in self.sku_stats.items()},
-                "pooled": list(self.pooled), "customer_velocity": self.customer_velocity,
+                "pooled": list(self.pooled), "customer_velocity": dict(self.customer_velocity),
                 "payment_velocity": self.payment_velocity, "total_quantile": dict(self.total_quantile),
                 "known_customers": sorted(self.known_customers), "known_addresses": sorted(self.known_addresses),
                 "orders": self.orders}
@@ -279,7 +283,7 @@ class AnomalyModel:
         return cls(config=AnomalyConfig.from_dict(data["config"]),
                    sku_stats={k: (float(v[0]), float(v[1]), int(v[2])) for k, v in data["sku_stats"].items()},
                    pooled=(float(data["pooled"][0]), float(data["pooled"][1]), int(data["pooled"][2])),
-                   customer_velocity=float(data["customer_velocity"]),
+                   customer_velocity={k: float(v) for k, v in data["customer_velocity"].items()},
                    payment_velocity=float(data["payment_velocity"]),
                    total_quantile={k: float(v) for k, v in data["total_quantile"].items()},
                    known_customers=frozenset(data["known_customers"]),

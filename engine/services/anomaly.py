@@ -38,7 +38,8 @@ def facts_of(f: OrderFact) -> OrderFacts:
         address_key=address_key(str(ship.get("line1", "")), str(ship.get("postal_code", "")),
                                 str(ship.get("country", ""))),
         payment_key=f.payment_key, recipient_name=" ".join(str(ship.get("name", "")).lower().split()),
-        lines=tuple((sku, q) for sku, q in f.lines if q > 0), total=float(f.total))
+        lines=tuple((sku, q) for sku, q in f.lines if q > 0), total=float(f.total),
+        segment="b2b" if f.account_code else "consumer")
 
 
 def order_facts(order: Order, payment_key: str) -> OrderFacts:
@@ -48,7 +49,8 @@ def order_facts(order: Order, payment_key: str) -> OrderFacts:
         customer_key=customer_of(order.customer_id, order.account_code, ship.email),
         address_key=address_key(ship.line1, ship.postal_code, ship.country), payment_key=payment_key,
         recipient_name=" ".join(ship.name.lower().split()),
-        lines=tuple((ln.sku, ln.quantity) for ln in order.lines if ln.quantity > 0), total=float(order.total))
+        lines=tuple((ln.sku, ln.quantity) for ln in order.lines if ln.quantity > 0), total=float(order.total),
+        segment="b2b" if order.account_code else "consumer")
 
 
 class HistoryAnomalyScorer:

@@ -70,7 +70,8 @@ def _order(n: int, at: datetime, customer: Customer, rng: random.Random,
     values: dict[str, object] = {
         "order_id": str(n), "placed_at": at, "channel": rng.choice(CHANNELS), "customer_key": customer.key,
         "address_key": rng.choice(customer.addresses), "payment_key": customer.card,
-        "recipient_name": customer.name, "lines": lines, "total": _total(lines)}
+        "recipient_name": customer.name, "lines": lines, "total": _total(lines),
+        "segment": "b2b" if customer.case_buyer else "consumer"}
     values.update(over)
     return OrderFacts(**values)  # type: ignore[arg-type]
 

@@ -147,3 +147,16 @@ def test_evaluate_counts_precision_and_recall(model: AnomalyModel) -> None:
 def test_a_custom_config_changes_the_thresholds() -> None:
     strict = AnomalyModel.fit(history(), AnomalyConfig(quantity_z=2.0))
     assert "quantity_outlier" in kinds(strict, facts(1, DAY, customer="customer:C3", lines=(("SKU-1", 6),)))
+
+
+def test_case_quantities_are_judged_against_their_own_segment() -> None:
+    mixed = history()
+    mixed += [facts(10_000 + i, T0 + timedelta(days=i % 30, hours=1), customer=f"account:B{i % 5}",
+                    lines=(("SKU-1", 12 * (1 + i % 2)),)) for i in range(60)]
+    mixed = [OrderFacts(**{**o.__dict__, "segment": "b2b" if o.customer_key.startswith("account:") else "consumer"})
+             for o in mixed]
+    model = AnomalyModel.fit(mixed)
+    case = OrderFacts(**{**facts(1, DAY, customer="account:B1", lines=(("SKU-1", 24),)).__dict__, "segment": "b2b"})
+    assert "quantity_outlier" not in kinds(model, case)
+    consumer = facts(2, DAY, customer="customer:C3", lines=(("SKU-1", 24),))
+    assert "quantity_outlier" in kinds(model, consumer)

@@ -1,0 +1,1 @@
+"""A peak day through the whole engine with planted faults: touchless, escalation and missed-fault rates."""

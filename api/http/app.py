@@ -14,15 +14,18 @@ from typing import Any
 
 from fastapi import FastAPI
 
-from api.http import exceptions, intake, orders, routing
+from api.http import exceptions, intake, ops_chat, orders, routing
 from api.http.errors import install_error_handlers
 from engine.bootstrap import App, bootstrap
 
 
-def create_api(app: App | None = None, *, intake_model: Any = None) -> FastAPI:
+def create_api(app: App | None = None, *, intake_model: Any = None, ops_model: Any = None,
+               ops_checkpointer: Any = None) -> FastAPI:
     """An API over `app`, or over an engine bootstrapped from the settings for the API's lifetime.
 
-    `intake_model` is the chat model of the intake agent (default: the configured one, started on first use).
+    `intake_model` is the chat model of the intake agent, `ops_model` the ops assistant's (default: the
+    configured one, started on first use); `ops_checkpointer` where ops conversations are kept (default:
+    agents.ops.checkpoint.make_checkpointer).
     """
 
     @asynccontextmanager
@@ -40,6 +43,8 @@ def create_api(app: App | None = None, *, intake_model: Any = None) -> FastAPI:
     if app is not None:
         api.state.engine_app = app
     api.state.intake_model = intake_model
+    api.state.ops_model = ops_model
+    api.state.ops_checkpointer = ops_checkpointer
     install_error_handlers(api)
 
     @api.get("/health", tags=["meta"])
@@ -51,4 +56,5 @@ def create_api(app: App | None = None, *, intake_model: Any = None) -> FastAPI:
     api.include_router(intake.router)
     for router in exceptions.routers:
         api.include_router(router)
+    api.include_router(ops_chat.router)
     return api

@@ -684,8 +684,15 @@ class ExceptionDesk:
         if action in (Action.REROUTE, Action.SWAP_CARRIER):
             avoid_nodes = params.get("avoid_nodes") or []
             avoid_carrier = params.get("avoid_carrier")
+            prefer = params.get("prefer_node")
             if not isinstance(avoid_nodes, list) or not all(isinstance(n, str) for n in avoid_nodes):
                 raise _param_error("avoid_nodes", "send a list of node codes")
+            if prefer is not None:  # "ship it from Reno": every other node is avoided
+                with self.uow_factory(readonly=True) as uow:
+                    codes = [n.code for n in uow.master.list_nodes() if n.active]
+                if not isinstance(prefer, str) or prefer not in codes:
+                    raise _param_error("prefer_node", f"name an active node: {', '.join(sorted(codes))}")
+                avoid_nodes = [n for n in codes if n != prefer]
             if action is Action.SWAP_CARRIER and not isinstance(avoid_carrier, str):
                 raise _param_error("avoid_carrier", "name the carrier to avoid")
             if order.status in (OrderStatus.SHIPPED, OrderStatus.PARTIALLY_SHIPPED) or order.any_shipped:

@@ -237,3 +237,24 @@ def test_the_chat_streams_events_and_takes_the_decision(app: App, tmp_path: Path
         assert bad.status_code == 422
         assert http.post("/ops/chat", json={"thread_id": "t2", "message": "hi", "actor": "ana",
                                             "extra": 1}).status_code == 422
+
+
+@pytest.mark.postgres
+def test_conversations_are_kept_in_postgresql_when_the_engine_runs_on_it(postgres_url: str) -> None:
+    from engine.settings import Settings
+
+    application = bootstrap(database_url=postgres_url, migrate=False, clock=StepClock())
+    try:
+        build(application.bus, stock={("SKU-A", "DC-EAST"): 20})
+        order_id = place(application, "W-1", {"SKU-A": 1})
+        application.exceptions.process(order_id)
+        settings = Settings(database_url=postgres_url)
+        first = OpsAssistant(application, None, make_checkpointer(settings))
+        assert type(first.graph.checkpointer).__name__ == "PostgresSaver"
+        assert first.ask("pg-1", f"cancel order {order_id}", "ana").pending is not None
+        second = OpsAssistant(application, None, make_checkpointer(settings))  # another process
+        reply = second.resume("pg-1", "approve", "ana")
+        assert reply.outcome is not None and reply.outcome["status"] == "executed"
+        assert status(application, order_id) == "cancelled"
+    finally:
+        application.close()

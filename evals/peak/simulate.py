@@ -237,6 +237,12 @@ class PeakDay:
             if not fault:
                 recent.append(cmd)
 
+    def _reserved_at(self, order_id: str, line_no: int) -> str:
+        """The node holding a line's stock (a split order ships lines from different nodes)."""
+        with self.app.uow(readonly=True) as uow:
+            live = [r for r in uow.inventory.reservations(order_id=order_id) if r.line_no == line_no]
+        return max(live, key=lambda r: r.outstanding).node
+
     def later_faults(self, share: float) -> None:
         """Short picks, cycle counts and a carrier outage on orders that were allocated cleanly."""
         rng = self.rng
@@ -247,11 +253,11 @@ class PeakDay:
         for p in allocated[:k]:  # short picks at release
             assert p.order_id
             s = self.app.exceptions.order_summary(p.order_id)
-            ship = s["routing"]["shipments"]
             line = next(ln for ln in s["lines"] if ln["allocated"])
+            node = self._reserved_at(p.order_id, line["line_no"])
             self.app.bus.handle(c.ReleaseOrderToFulfillment(order_id=p.order_id))
             p.faults.append("short_pick")
-            self.app.exceptions.record_short_pick(p.order_id, ship[0]["node"], line["line_no"], 1,
+            self.app.exceptions.record_short_pick(p.order_id, node, line["line_no"], 1,
                                                   reference=f"peak-short-{p.number}")
         by_id = {q.order_id: q for q in self.orders}
         for p in allocated[k:2 * k]:  # a cycle count one unit below what is reserved
@@ -260,7 +266,7 @@ class PeakDay:
             if p.faults or s["status"] != "allocated":
                 continue
             line = next(ln for ln in s["lines"] if ln["allocated"])
-            node = s["routing"]["shipments"][0]["node"]
+            node = self._reserved_at(p.order_id, line["line_no"])
             with self.app.uow(readonly=True) as uow:
                 balance = uow.inventory.get_balance(line["sku"], node)
             reserved = balance.reserved if balance is not None else 0

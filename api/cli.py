@@ -55,6 +55,9 @@ app.add_typer(intake_app, name="intake")
 exceptions_app = typer.Typer(help="The exception queue: cases, decisions, the resolution policy, milestone sweeps.",
                              no_args_is_help=True)
 app.add_typer(exceptions_app, name="exceptions")
+ops_app = typer.Typer(help="The ops assistant: ask about the queue, orders and routing; decide its proposals.",
+                      no_args_is_help=True)
+app.add_typer(ops_app, name="ops")
 
 # Negative numbers (`adjust SKU NODE -3`) must reach the command as arguments, not options.
 SIGNED = {"ignore_unknown_options": True}
@@ -990,3 +993,108 @@ def main() -> None:
 
 if __name__ == "__main__":
     main()
+
+
+# -- demo faults and the ops assistant -----------------------------------------------------------------
+
+@seed_app.command("faults")
+def seed_faults(ctx: typer.Context, seed: Annotated[int, typer.Option("--seed")] = 7,
+                as_json: JsonFlag = False) -> None:
+    """Place a handful of orders with typical faults (a misspelt city, a ZIP that does not exist, a resubmitted
+    basket, a declined payment, a B2B price below the list, a high-value order) and show what the exception
+    desk did with each: resolved within policy, or waiting in the queue with a recommendation."""
+    from engine.services.demo import demo_faults
+
+    rows: list[dict[str, Any]] = []
+    with _running(ctx) as application:
+        for fault in demo_faults(seed):
+            try:
+                order_id = str(application.bus.handle(fault.command)["order_id"])
+            except e.DuplicateOrder as dup:
+                order_id = str(dup.data.get("order_id"))
+                rows.append({"fault": fault.what, "order_id": order_id, "status": "already placed",
+                             "expected": fault.expect, "cases": []})
+                continue
+            if fault.payment is not None:
+                application.exceptions.record_payment(order_id, fault.payment[0], fault.payment[1], "demo")
+            result = application.exceptions.process(order_id)
+            found = [application.exceptions.case(x)
+                     for x in dict.fromkeys([*result["auto_resolved"], *result["opened"], *result["open_cases"]])]
+            rows.append({"fault": fault.what, "order_id": order_id, "status": result["status"],
+                         "expected": fault.expect,
+                         "cases": [{"case_id": x["case_id"], "type": x["type"], "status": x["status"],
+                                    "recommendation": x["recommendation"]["summary"]} for x in found]})
+    if as_json:
+        _echo_json(rows)
+        return
+    table = Table(title="Orders with faults, through the exception desk", title_justify="left")
+    for col in ("fault", "order", "now", "case", "what the desk did or recommends"):
+        table.add_column(col)
+    for row in rows:
+        cases: list[dict[str, Any]] = row["cases"] or [{"case_id": "-", "type": "", "status": "",
+                                                        "recommendation": ""}]
+        for i, x in enumerate(cases):
+            did = x["recommendation"] if x["status"] != "auto_resolved" else f"done: {x['recommendation']}"
+            table.add_row(clean(row["fault"]) if i == 0 else "", str(row["order_id"]) if i == 0 else "",
+                          str(row["status"]) if i == 0 else "", f"{x['case_id']} {x['type']}".strip(), clean(did))
+    _out().print(table)
+
+
+@ops_app.command("ask")
+def ops_ask(ctx: typer.Context, message: str, actor: Annotated[str, typer.Option("--actor")] = "ops",
+            thread: Annotated[str, typer.Option("--thread", help="conversation id (kept between calls)")] = "cli",
+            llm: LlmOption = "local", as_json: JsonFlag = False) -> None:
+    """Ask the ops assistant ("what's blocking order 3?", "address exceptions today", "reroute it to Reno").
+    A proposed action waits: decide it with `orderloom ops decide`."""
+    from agents.ops.checkpoint import make_checkpointer
+    from agents.ops.graph import OpsAssistant
+
+    model = None if llm == "fake" else _intake_model(llm)
+    with _running(ctx) as application:
+        reply = OpsAssistant(application, model, make_checkpointer(_settings(ctx))).ask(thread, message, actor)
+    if as_json:
+        _echo_json(reply.to_dict())
+        return
+    for line in reply.answer.splitlines():
+        _out().print(clean(line))
+
+
+@ops_app.command("decide")
+def ops_decide(ctx: typer.Context, decision: str, actor: Annotated[str, typer.Option("--actor")],
+               thread: Annotated[str, typer.Option("--thread")] = "cli",
+               param: Annotated[list[str] | None, typer.Option("--param", help="k=v for an edit")] = None,
+               note: Annotated[str, typer.Option("--note")] = "", as_json: JsonFlag = False) -> None:
+    """Approve, edit (with --param) or reject the proposal the conversation is waiting on."""
+    from agents.ops.checkpoint import make_checkpointer
+    from agents.ops.graph import OpsAssistant
+
+    if decision not in ("approve", "edit", "reject"):
+        raise _report_error(e.ValidationFailed(f"unknown decision {decision!r}", problems=[
+            e.Problem("ops.decision", "decision", f"unknown decision {decision!r}", "use approve, edit or reject")]))
+    params: dict[str, Any] | None = None
+    if param:
+        params = {}
+        for item in param:
+            key, sep, value = item.partition("=")
+            if not sep or not key.strip():
+                raise _report_error(e.ValidationFailed(f"--param {item!r} is not k=v", problems=[
+                    e.Problem("ops.param", "--param", f"{item!r} is not k=v", "write e.g. prefer_node=DC-RNO")]))
+            try:
+                params[key.strip()] = json.loads(value)
+            except ValueError:
+                params[key.strip()] = value
+    with _running(ctx) as application:
+        ops = OpsAssistant(application, None, make_checkpointer(_settings(ctx)))
+        if ops.pending(thread) is None:
+            raise _report_error(e.NotFound(f"conversation {thread!r} has no proposal waiting for a decision"))
+        reply = ops.resume(thread, decision, actor, params, note)
+    if as_json:
+        _echo_json(reply.to_dict())
+        return
+    for line in reply.answer.splitlines():
+        _out().print(clean(line))
+
+
+def _settings(ctx: typer.Context) -> Settings:
+    url = ctx.obj.database_url if isinstance(ctx.obj, State) else None
+    return Settings(database_url=url) if url else Settings()

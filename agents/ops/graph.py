@@ -359,11 +359,13 @@ def compose(state: OpsState) -> str:
     if intent == "queue":
         cases = data.get("cases", [])
         f = data.get("filters", {})
-        scope = " ".join(x for x in (f.get("type") or "", "from " + f["channel"] if f.get("channel") else "",
+        kind = f"{f['type']} " if f.get("type") else ""
+        where = " ".join(x for x in ("from " + f["channel"] if f.get("channel") else "",
                                      "today" if f.get("today") else "") if x)
+        where = f" {where}" if where else ""
         if not cases:
-            return f"No open {scope + ' ' if scope else ''}exceptions."
-        lines = [f"{len(cases)} open {scope + ' ' if scope else ''}exception(s), highest priority first:"]
+            return f"No open {kind}exceptions{where}."
+        lines = [f"{len(cases)} open {kind}exception(s){where}, highest priority first:"]
         for x in cases[:10]:
             target = f"order {x['order_id']}" if x.get("order_id") else f"document {x.get('document_id')}"
             breached = " SLA BREACHED" if x.get("sla_breached") else ""
@@ -407,6 +409,8 @@ def compose(state: OpsState) -> str:
 def _result_text(result: Any) -> str:
     if not isinstance(result, dict):
         return ""
+    if result.get("order_id") and result.get("status") and not result.get("routing"):
+        return f"Order {result['order_id']} is now {result['status']}."
     status = (result.get("result") or {}).get("routing", {}) if isinstance(result.get("result"), dict) else {}
     routing = result.get("routing") or status
     if isinstance(routing, dict) and routing.get("nodes"):

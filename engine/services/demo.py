@@ -27,7 +27,7 @@ import math
 import random
 import time as clock
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import time, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
@@ -731,3 +731,56 @@ def _region_zips() -> dict[str, list[ZipEntry]]:
         if entry.zip5[:3] in wanted and entry.kind == "STANDARD" and entry.active:
             out.setdefault(entry.zip5[:3], []).append(entry)
     return out
+
+
+@dataclass(frozen=True)
+class DemoFault:
+    """One order with something wrong, and what should happen to it."""
+
+    what: str
+    command: c.PlaceOrder
+    payment: tuple[str, float] | None = None  # (status, fraud score) from the payment gateway
+    expect: str = ""
+
+
+def demo_faults(seed: int = 7, first: int = 1) -> list[DemoFault]:
+    """A handful of orders showing the exception desk: each kind of fault the demo can show without a
+    clock or a warehouse (short picks and carrier incidents come in through their own commands)."""
+    base = demo_orders(seed, 200, first=10_000)
+    consumers: list[c.PlaceOrder] = []
+    for o in base:
+        if o.account_code is None and o.channel == "web" and o.customer_id not in {x.customer_id for x in consumers}:
+            consumers.append(o)
+    b2b = next(o for o in base if o.account_code is not None)
+    n = first
+
+    def ext(label: str) -> str:
+        nonlocal n
+        n += 1
+        return f"FAULT-{seed}-{n}-{label}"
+
+    typo_order, zip_order, dup_order, declined, big = consumers[:5]
+    prices = {item.sku: item.unit_price for item in _build_catalog(seed)}
+    city = typo_order.ship_to["city"]
+    typo = city[0] + city[2] + city[1] + city[3:] if len(city) > 3 else city + "x"
+    return [
+        DemoFault("a misspelt city with one confident correction",
+                  replace(typo_order, external_id=ext("city"), ship_to={**typo_order.ship_to, "city": typo}),
+                  expect="corrected automatically, routed"),
+        DemoFault("an address that cannot be verified",
+                  replace(zip_order, external_id=ext("zip"), ship_to={**zip_order.ship_to, "postal_code": "00000",
+                                                                      "city": "Nowhereville"}),
+                  expect="waits for a person: ask the customer"),
+        DemoFault("an order", replace(dup_order, external_id=ext("first")), expect="routed"),
+        DemoFault("the same basket submitted again", replace(dup_order, external_id=ext("again")),
+                  expect="waits: cancel as a duplicate"),
+        DemoFault("a declined payment", replace(declined, external_id=ext("declined")),
+                  payment=("declined", 0.1), expect="on hold until the payment clears"),
+        DemoFault("a B2B line far below the account's price list",
+                  replace(b2b, external_id=ext("price"), lines=tuple(
+                      replace(ln, unit_price=Decimal("0.50")) if i == 0 else ln for i, ln in enumerate(b2b.lines))),
+                  expect="waits: reprice to the list or accept"),
+        DemoFault("a high-value consumer order", replace(big, external_id=ext("big"), lines=(
+            replace(big.lines[0], quantity=math.ceil(6000 / float(prices[big.lines[0].sku]))),)),
+            expect="waits: check, then accept"),
+    ]

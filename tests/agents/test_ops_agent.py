@@ -74,7 +74,7 @@ def test_the_queue_is_filtered_as_asked(app: App) -> None:
                                          intent(intent="queue", exception_type="payment")])
     ops = OpsAssistant(app, model)
     reply = ops.ask("t1", "address exceptions today", "ana")
-    assert "1 open address today exception(s)" in reply.answer and f"order {bad}" in reply.answer
+    assert "1 open address exception(s) today" in reply.answer and f"order {bad}" in reply.answer
     assert ops.ask("t1", "payment exceptions", "ana").answer == "No open payment exceptions."
 
 

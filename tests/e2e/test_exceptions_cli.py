@@ -114,3 +114,30 @@ def test_bad_input_exits_2_with_the_code_and_changes_nothing(url: str, args: lis
     assert state(url) == before
     assert orderloom(url, "exceptions", "policy", "--json").stdout == policy
     assert json.loads(orderloom(url, "exceptions", "show", case_id, "--json").stdout)["status"] == "open"
+
+
+def test_seed_faults_shows_what_the_desk_did_with_each(url: str) -> None:
+    result = orderloom(url, "seed", "faults", "--json")
+    assert result.exit_code == 0, result.output
+    rows = json.loads(result.output)
+    by_fault = {r["fault"]: r for r in rows}
+    assert by_fault["a misspelt city with one confident correction"]["status"] == "allocated"
+    assert by_fault["a misspelt city with one confident correction"]["cases"][0]["status"] == "auto_resolved"
+    assert by_fault["the same basket submitted again"]["cases"][0]["type"] == "duplicate"
+    assert by_fault["a declined payment"]["status"] == "on_hold"
+    assert by_fault["a high-value consumer order"]["cases"][0]["type"] == "high_value"
+    assert all(c["recommendation"] for r in rows for c in r["cases"])
+    again = orderloom(url, "seed", "faults", "--json")  # idempotent: the same orders are not placed twice
+    assert again.exit_code == 0 and all(r["status"] == "already placed" for r in json.loads(again.output))
+
+
+def test_the_ops_assistant_answers_and_its_proposal_waits_for_a_decision(url: str) -> None:
+    order_id, _case_id = open_case(url)
+    asked = orderloom(url, "ops", "ask", f"what's blocking order {order_id}?", "--llm", "fake")
+    assert asked.exit_code == 0 and f"Order {order_id}" in asked.output and "address" in asked.output
+    proposed = orderloom(url, "ops", "ask", f"cancel order {order_id}", "--llm", "fake", "--thread", "t1")
+    assert proposed.exit_code == 0 and "Approve, edit or reject?" in proposed.output
+    assert orderloom(url, "ops", "decide", "maybe", "--actor", "ana", "--thread", "t1").exit_code == 2
+    assert orderloom(url, "ops", "decide", "approve", "--actor", "ana", "--thread", "nope").exit_code == 2
+    done = orderloom(url, "ops", "decide", "approve", "--actor", "ana", "--thread", "t1")
+    assert done.exit_code == 0 and "cancelled" in done.output

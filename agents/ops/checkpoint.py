@@ -10,10 +10,13 @@ from langgraph.checkpoint.base import BaseCheckpointSaver
 
 from engine.settings import Settings, get_settings
 
+SCHEMA = "ops_conversations"
+
 
 def make_checkpointer(settings: Settings | None = None, *, path: str | Path | None = None) -> BaseCheckpointSaver[Any]:
-    """SQLite next to the embedded database by default; PostgreSQL (the engine's own database) when the engine
-    runs on PostgreSQL and langgraph-checkpoint-postgres is installed (the `postgres` extra)."""
+    """SQLite next to the embedded database by default; PostgreSQL (the engine's own database, schema
+    `ops_conversations`) when the engine runs on PostgreSQL (langgraph-checkpoint-postgres, the `postgres`
+    extra)."""
     settings = settings or get_settings()
     url = settings.database_url
     if path is None and url.startswith("postgresql"):
@@ -22,7 +25,11 @@ def make_checkpointer(settings: Settings | None = None, *, path: str | Path | No
         from psycopg.rows import dict_row
 
         conninfo = url.replace("postgresql+psycopg://", "postgresql://", 1)
-        conn = Connection.connect(conninfo, autocommit=True, prepare_threshold=0, row_factory=dict_row)
+        # In a schema of their own: the system of record's tables (and its migrations) stay as they are.
+        with Connection.connect(conninfo, autocommit=True) as admin:
+            admin.execute(f"CREATE SCHEMA IF NOT EXISTS {SCHEMA}")
+        conn = Connection.connect(conninfo, autocommit=True, prepare_threshold=0, row_factory=dict_row,
+                                  options=f"-c search_path={SCHEMA}")
         saver = PostgresSaver(conn)
         saver.setup()
         return saver

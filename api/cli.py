@@ -1056,7 +1056,7 @@ def ops_ask(ctx: typer.Context, message: str, actor: Annotated[str, typer.Option
         _echo_json(reply.to_dict())
         return
     for line in reply.answer.splitlines():
-        _out().print(clean(line))
+        _out().print(clean(line), markup=False, highlight=False)
 
 
 @ops_app.command("decide")
@@ -1092,7 +1092,7 @@ def ops_decide(ctx: typer.Context, decision: str, actor: Annotated[str, typer.Op
         _echo_json(reply.to_dict())
         return
     for line in reply.answer.splitlines():
-        _out().print(clean(line))
+        _out().print(clean(line), markup=False, highlight=False)
 
 
 def _settings(ctx: typer.Context) -> Settings:

@@ -369,7 +369,7 @@ def compose(state: OpsState) -> str:
         for x in cases[:10]:
             target = f"order {x['order_id']}" if x.get("order_id") else f"document {x.get('document_id')}"
             breached = " SLA BREACHED" if x.get("sla_breached") else ""
-            lines.append(f"- case {x['case_id']} [{x['type']}/{x['subtype']}] {target}, value {x['value']}, "
+            lines.append(f"- case {x['case_id']} ({x['type']}/{x['subtype']}) {target}, value {x['value']}, "
                          f"priority {x['priority']}{breached}: recommend {x['recommendation']['action']}")
         return "\n".join(lines)
     if intent in ("case_detail", "summarise_case"):

@@ -103,4 +103,14 @@ def grounded(intent: OpsIntent, message: str, node_names: dict[str, str]) -> Ops
         changes["node"] = code if code and (node in text) else None
     if intent.carrier is not None and intent.carrier.lower() not in text:
         changes["carrier"] = None
+    # Filters narrow what the person sees: only the ones their words state.
+    if intent.exception_type is not None and not any(
+            value == intent.exception_type and key in text for key, value in TYPES.items()) \
+            and intent.exception_type.replace("_", " ") not in text:
+        changes["exception_type"] = None
+    if intent.channel is not None and not any(
+            value == intent.channel and re.search(rf"\b{key}\b", text) for key, value in CHANNELS.items()):
+        changes["channel"] = None
+    if intent.today and not re.search(r"\btoday\b|\bsince midnight\b|\bthis morning\b", text):
+        changes["today"] = False
     return intent.model_copy(update=changes)

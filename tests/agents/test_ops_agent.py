@@ -258,3 +258,13 @@ def test_conversations_are_kept_in_postgresql_when_the_engine_runs_on_it(postgre
         assert status(application, order_id) == "cancelled"
     finally:
         application.close()
+
+
+def test_filters_the_message_does_not_state_are_dropped(app: App) -> None:
+    bad = place(app, "W-1", {"SKU-A": 1}, ship_to={**RENO, "postal_code": "00000"})
+    app.exceptions.process(bad)
+    model = ScriptedChatModel(responses=[intent(intent="queue", exception_type="payment", channel="marketplace",
+                                                today=True)])
+    reply = OpsAssistant(app, model).ask("t1", "what's in the exception queue?", "ana")
+    assert reply.intent["exception_type"] is None and reply.intent["channel"] is None and not reply.intent["today"]
+    assert "1 open exception(s)" in reply.answer and f"order {bad}" in reply.answer

@@ -575,14 +575,23 @@ def _zip_candidates_for_city(db: ZipDatabase, state: str, city: str, given: str,
 
 
 def _city_candidates(entry: ZipEntry, city: str) -> list[_Candidate]:
+    """The one place this ZIP is, if the given city is a misspelling of any of its names. The names of one ZIP
+    (USPS's city and the abbreviations it accepts, "Huntington Beach" / "Huntingtn Bch") are one candidate, not
+    rivals: the closest name decides the distance, and the correction is USPS's own city name unless only an
+    abbreviation was close."""
     key = place_key(city)
-    out: list[_Candidate] = []
-    for name in (entry.city, *entry.acceptable):
-        d = edit_distance(key, place_key(name), _spelling_limit(key))
-        if d <= _spelling_limit(key):
-            out.append(_Candidate("city", name, round(1 - 0.05 * d, 3),
-                                  f"{entry.zip5} is {name}, {entry.state}; {city!r} is {d} letter(s) from it"))
-    return out
+    limit = _spelling_limit(key)
+    matches = [(edit_distance(key, place_key(name), limit), name != entry.city, name)
+               for name in (entry.city, *entry.acceptable)]
+    close = [m for m in matches if m[0] <= limit]
+    if not close:
+        return []
+    d, _alias, name = min(close)
+    primary = next((m for m in close if not m[1]), None)
+    if primary is not None:
+        name = entry.city
+    return [_Candidate("city", name, round(1 - 0.05 * d, 3),
+                       f"{entry.zip5} is {entry.city}, {entry.state}; {city!r} is {d} letter(s) from {name!r}")]
 
 
 def _check_us(values: dict[str, str], normalized: dict[str, str], findings: _Findings) -> None:

@@ -94,6 +94,17 @@ def test_a_misspelt_city_gets_one_confident_candidate() -> None:
     assert check.corrections[0].auto_applicable
 
 
+@pytest.mark.parametrize(("city", "state", "zip5", "expected"), [
+    ("Hunitngton Beach", "CA", "92648", "Huntington Beach"),  # USPS also accepts "Huntingtn Bch" for it
+    ("Port Wnetworth", "GA", "31407", "Port Wentworth"),
+    ("Nroth Ferrisburgh", "VT", "05473", "North Ferrisburgh"),
+])
+def test_the_names_of_one_zip_are_one_candidate_not_rivals(city: str, state: str, zip5: str, expected: str) -> None:
+    check = validate_address(us(city=city, state=state, postal_code=zip5))
+    field, proposed, confidence = only_correction(check)
+    assert (field, proposed) == ("city", expected) and confidence >= AUTO_CORRECT_CONFIDENCE
+
+
 def test_a_city_far_from_the_zips_city_is_proposed_with_low_confidence_only() -> None:
     check = validate_address(us(city="Springfield"))
     assert codes(check) == {"address.city_mismatch"}

@@ -31,6 +31,7 @@ ACTIONS = [
     (re.compile(r"\b(approve|apply|accept) (the )?(address )?(fix|correction)\b|\bcorrect (the )?address\b", re.I),
      "correct_address"),
     (re.compile(r"\bsubstitut", re.I), "substitute"),
+    (re.compile(r"\bsplit\b|\bin parts\b|\bpartial shipments?\b", re.I), "split_shipment"),
     (re.compile(r"\breprice\b|\bto (the )?list price\b", re.I), "reprice"),
     (re.compile(r"\baccept\b|\bgo ahead\b|\bapprove\b", re.I), "accept"),
     (re.compile(r"\bnotify\b|\btell the customer\b", re.I), "notify_customer"),

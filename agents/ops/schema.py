@@ -10,8 +10,8 @@ Intent = Literal["queue", "case_detail", "order_status", "why_routed", "inventor
                  "summarise_case", "help", "other"]
 ExceptionTypeName = Literal["address", "payment", "inventory", "carrier", "catalog", "price", "high_value",
                             "cold_start", "duplicate", "milestone", "anomaly", "intake"]
-ActionName = Literal["correct_address", "swap_carrier", "substitute", "reroute", "release_hold", "reprice",
-                     "accept", "cancel", "hold", "release_to_warehouse", "notify_customer", "dismiss"]
+ActionName = Literal["correct_address", "swap_carrier", "substitute", "reroute", "split_shipment", "release_hold",
+                     "reprice", "accept", "cancel", "hold", "release_to_warehouse", "notify_customer", "dismiss"]
 
 
 class OpsIntent(BaseModel):

@@ -50,7 +50,8 @@ class Action(enum.StrEnum):
     CORRECT_ADDRESS = "correct_address"  # params: ship_to (the whole corrected address)
     SWAP_CARRIER = "swap_carrier"  # re-route avoiding a carrier; params: avoid_carrier
     SUBSTITUTE = "substitute"  # params: line_no, sku
-    REROUTE = "reroute"  # give the stock back and route again; params: avoid_nodes (optional)
+    REROUTE = "reroute"  # give the stock back and route again; params: avoid_nodes or prefer_node (optional)
+    SPLIT_SHIPMENT = "split_shipment"  # route a ship-complete account's order in parts, this once
     RELEASE_HOLD = "release_hold"  # resume the order where it was paused and route it if needed
     REPRICE = "reprice"  # params: line_no, unit_price
     ACCEPT = "accept"  # proceed as is (high value verified, not a duplicate, price accepted)

@@ -255,6 +255,7 @@ class ExceptionDesk:
                 if policy.auto_substitute and allow_auto else None
         text = "; ".join(outcome.reasons) or "no plan"
         race = any("inventory_race" in r or "could not reserve" in r for r in outcome.reasons)
+        complete = any("ship_complete" in r for r in outcome.reasons)
         stock = any("stock" in r for r in outcome.reasons)
         lanes = any("destination" in r or "lane" in r or "deadline" in r for r in outcome.reasons)
         evidence: dict[str, Any] = {"reasons": outcome.reasons, "decision_id": outcome.decision_id}
@@ -269,6 +270,13 @@ class ExceptionDesk:
                         Recommendation(Action.SUBSTITUTE, f"substitute line {line_no} with approved {sku}",
                                        "the order ships complete with the approved substitute at the same price",
                                        {"line_no": line_no, "sku": sku}, 0.8, alternatives=("hold", "cancel")))
+        elif complete:
+            flag = Flag(ExceptionType.INVENTORY, "ship_complete",
+                        f"the account ships complete and no single node holds the whole order: {text}", evidence,
+                        Recommendation(Action.SPLIT_SHIPMENT, "ship this order in parts from the nodes that hold it",
+                                       "the order ships now in several parcels instead of waiting for one node "
+                                       "to hold everything; ask the buyer if their terms require one delivery",
+                                       {}, 0.7, alternatives=("hold",)))
         elif stock:
             flag = Flag(ExceptionType.INVENTORY, "no_stock", f"not enough stock to route: {text}", evidence,
                         Recommendation(Action.HOLD, "hold as a backorder until stock is received, or cancel the line",
@@ -681,6 +689,9 @@ class ExceptionDesk:
                     order_id=order_id, line_no=item.get("line_no"), unit_price=item.get("unit_price"),  # type: ignore[arg-type]
                     reason=reason, actor=actor, idempotency_key=f"{key}:reprice:{i}")))
             return {"order_id": order_id, "repriced": done}
+        if action is Action.SPLIT_SHIPMENT:
+            return {"order_id": order_id,
+                    "routing": self._reroute(order_id, key, reason, exclude=case_id, allow_split=True)}
         if action in (Action.REROUTE, Action.SWAP_CARRIER):
             avoid_nodes = params.get("avoid_nodes") or []
             avoid_carrier = params.get("avoid_carrier")
@@ -721,7 +732,8 @@ class ExceptionDesk:
         return {"order_id": order_id, "action": action.value}
 
     def _reroute(self, order_id: str, key: str, reason: str, avoid_nodes: Sequence[str] = (),
-                 avoid_carriers: Sequence[str] = (), exclude: str | None = None) -> dict[str, Any]:
+                 avoid_carriers: Sequence[str] = (), exclude: str | None = None, allow_split: bool = False
+                 ) -> dict[str, Any]:
         """Give the order's stock back and route it again (or leave it waiting while another case blocks it).
 
         A routing failure opens its own case (no further automatic action) and is reported as `escalated`."""
@@ -743,7 +755,8 @@ class ExceptionDesk:
         elif order.status is not OrderStatus.VALIDATED:
             raise e.ActionNotAllowed(f"order {order_id} is {order.status.value}; it cannot be re-routed",
                                      order_id=order_id)
-        outcome = self.router.route(order_id, avoid_nodes=avoid_nodes, avoid_carriers=avoid_carriers)
+        outcome = self.router.route(order_id, avoid_nodes=avoid_nodes, avoid_carriers=avoid_carriers,
+                                    allow_split=allow_split)
         out = outcome.to_dict()
         if not outcome.routed:
             opened, _auto = self._routing_failed(order_id, outcome, allow_auto=False)

@@ -123,12 +123,13 @@ def delivery_days_between(calendar: PromiseCalendar, start: date, end: date) -> 
 def build_context(uow: AbstractUnitOfWork, order: Order, policy: RoutingPolicy, *,
                   include_own_reservations: bool = False,
                   calendar: PromiseCalendar = DEFAULT_CALENDAR, avoid_nodes: frozenset[str] = frozenset(),
-                  avoid_carriers: frozenset[str] = frozenset()) -> RoutingContext:
+                  avoid_carriers: frozenset[str] = frozenset(), allow_split: bool = False) -> RoutingContext:
     """Read everything one decision needs. `include_own_reservations` counts the order's active
     reservations (and the pick capacity they took) as available again, for re-optimisation.
 
     Carriers with an active outage to the destination are left out, a reported delay lengthens their transit;
-    `avoid_nodes` / `avoid_carriers` leave out what a person or the exception desk asked to avoid."""
+    `avoid_nodes` / `avoid_carriers` leave out what a person or the exception desk asked to avoid;
+    `allow_split` lets a ship-complete account's order ship in parts (a person decided so for this order)."""
     now = uow.now()
     channel, caps = uow.channel_and_caps(order.channel, {ln.sku for ln in order.lines})
     if channel is None:
@@ -238,7 +239,7 @@ def build_context(uow: AbstractUnitOfWork, order: Order, policy: RoutingPolicy, 
     instance = RoutingInstance(
         order_id=order.order_id, channel=channel.code,
         b2b=channel.kind in B2B_KINDS or order.account_code is not None,
-        ship_complete=bool(account and account.ship_complete), deadline_days=deadline, lines=lines,
+        ship_complete=bool(account and account.ship_complete) and not allow_split, deadline_days=deadline, lines=lines,
         nodes=routing_nodes, stock=stock, services=services, markdown=markdown)
     return RoutingContext(order=order, instance=instance, policy=policy, days=days, blockers=blockers, notes=notes)
 
@@ -330,14 +331,17 @@ class OrderRouter:
         self.on_decision = on_decision
 
     def _read(self, order_id: str, *, reopt: bool, avoid_nodes: frozenset[str] = frozenset(),
-              avoid_carriers: frozenset[str] = frozenset()) -> RoutingContext:
+              avoid_carriers: frozenset[str] = frozenset(), allow_split: bool = False) -> RoutingContext:
         with self.uow_factory(readonly=True) as uow:
             order = uow.orders.get(order_id) if isinstance(order_id, str) else None
             if order is None:
                 raise e.UnknownOrder(f"order {order_id!r} does not exist", order_id=str(order_id))
             policy = active_policy(uow)
-            return build_context(uow, order, policy, include_own_reservations=reopt, avoid_nodes=avoid_nodes,
-                                 avoid_carriers=avoid_carriers)
+            context = build_context(uow, order, policy, include_own_reservations=reopt, avoid_nodes=avoid_nodes,
+                                    avoid_carriers=avoid_carriers, allow_split=allow_split)
+            if allow_split:
+                context.notes.append("ship-complete waived for this order: it may ship in parts")
+            return context
 
     def _solve(self, context: RoutingContext) -> RoutingSolution:
         if context.blockers:
@@ -363,11 +367,12 @@ class OrderRouter:
             explanation=explanation, baselines=baselines, created_at=datetime.now().astimezone(),
             instance=context.instance.model_dump(mode="json") if keep_instance else None)
 
-    def route(self, order_id: str, *, avoid_nodes: Sequence[str] = (), avoid_carriers: Sequence[str] = ()
-              ) -> RouteOutcome:
+    def route(self, order_id: str, *, avoid_nodes: Sequence[str] = (), avoid_carriers: Sequence[str] = (),
+              allow_split: bool = False) -> RouteOutcome:
         """Route one validated order: commit the best plan, or send the order to exception with reasons."""
         last_error: e.OrderloomError | None = None
-        avoid = {"avoid_nodes": frozenset(avoid_nodes), "avoid_carriers": frozenset(avoid_carriers)}
+        avoid: dict[str, Any] = {"avoid_nodes": frozenset(avoid_nodes), "avoid_carriers": frozenset(avoid_carriers),
+                                 "allow_split": allow_split}
         for attempt in range(1, self.max_attempts + 1):
             context = self._read(order_id, reopt=False, **avoid)
             order = context.order

@@ -505,3 +505,21 @@ def test_the_anomaly_model_learns_from_history_and_holds_card_testing(desk_app: 
     case = desk.case(outcomes[2]["opened"][0])
     assert (case["type"], case["subtype"]) == ("payment", "fraud_payment_shared")
     assert case["evidence"]["signals"][0]["customers"] == 3
+
+
+def test_a_ship_complete_order_no_single_node_can_fill_is_recommended_to_ship_in_parts(desk_app: App) -> None:
+    from engine.domain.customers import Tier
+
+    desk_app.bus.handle(c.UpsertPriceList(code="PL-1", currency="USD",
+                                          prices={"SKU-B": Decimal("20"), "SKU-C": Decimal("20")}))
+    desk_app.bus.handle(c.UpsertAccount(code="ACC-1", name="Buyer", tier=Tier.GOLD, price_list_code="PL-1",
+                                        credit_limit=Decimal("100000"), ship_complete=True))
+    # SKU-B only in the east, SKU-C only in the west: no single node holds both.
+    order_id = place(desk_app, "E-1", {"SKU-B": 2, "SKU-C": 2}, channel="edi", account="ACC-1")
+    assert desk_app.exceptions.process(order_id)["status"] == "exception"
+    case = only_case(desk_app, order_id)
+    assert (case["type"], case["subtype"]) == ("inventory", "ship_complete")
+    assert case["recommendation"]["action"] == "split_shipment"
+    done = desk_app.exceptions.resolve(case["case_id"], "split_shipment", {}, "ops-ana", "buyer agreed")
+    assert done["status"] == "resolved" and status(desk_app, order_id) == "allocated"
+    assert sorted(desk_app.exceptions.order_summary(order_id)["routing"]["nodes"]) == ["DC-EAST", "DC-WEST"]

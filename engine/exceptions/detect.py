@@ -74,13 +74,19 @@ def ship_to_key(data: dict[str, Any]) -> str:
     return " ".join(" ".join(p.lower().split()) for p in parts)
 
 
-def customer_key(order: Order) -> str:
-    if order.customer_id:
-        return f"customer:{order.customer_id}"
-    if order.account_code:
-        return f"account:{order.account_code}"
-    email = order.ship_to.email.strip().lower()
+def party_key(customer_id: str | None, account_code: str | None, email: str) -> str:
+    """Who placed an order, as detection compares it: the customer, else the B2B account, else the e-mail
+    (empty for an anonymous order). The one rule for duplicates, velocity and the anomaly model."""
+    if customer_id:
+        return f"customer:{customer_id}"
+    if account_code:
+        return f"account:{account_code}"
+    email = email.strip().lower()
     return f"email:{email}" if email else ""
+
+
+def customer_key(order: Order) -> str:
+    return party_key(order.customer_id, order.account_code, order.ship_to.email)
 
 
 def screen(s: Screening) -> list[Flag]:

@@ -11,6 +11,7 @@ from typing import Any, Protocol
 
 from engine.domain.orders import Order
 from engine.exceptions.anomaly import AnomalyConfig, AnomalyModel, AnomalySignal, OrderFacts, address_key
+from engine.exceptions.detect import party_key
 from engine.services.ports import OrderFact
 from engine.services.unit_of_work import AbstractUnitOfWork
 
@@ -21,20 +22,11 @@ class UowFactory(Protocol):
     def __call__(self, *, readonly: bool = ...) -> AbstractUnitOfWork: ...
 
 
-def customer_of(customer_id: str | None, account_code: str | None, email: str) -> str:
-    if customer_id:
-        return f"customer:{customer_id}"
-    if account_code:
-        return f"account:{account_code}"
-    email = email.strip().lower()
-    return f"email:{email}" if email else ""
-
-
 def facts_of(f: OrderFact) -> OrderFacts:
     ship = f.ship_to
     return OrderFacts(
         order_id=f.order_id, placed_at=f.placed_at, channel=f.channel,
-        customer_key=customer_of(f.customer_id, f.account_code, str(ship.get("email", ""))),
+        customer_key=party_key(f.customer_id, f.account_code, str(ship.get("email", ""))),
         address_key=address_key(str(ship.get("line1", "")), str(ship.get("postal_code", "")),
                                 str(ship.get("country", ""))),
         payment_key=f.payment_key, recipient_name=" ".join(str(ship.get("name", "")).lower().split()),
@@ -46,7 +38,7 @@ def order_facts(order: Order, payment_key: str) -> OrderFacts:
     ship = order.ship_to
     return OrderFacts(
         order_id=order.order_id, placed_at=order.placed_at, channel=order.channel,
-        customer_key=customer_of(order.customer_id, order.account_code, ship.email),
+        customer_key=party_key(order.customer_id, order.account_code, ship.email),
         address_key=address_key(ship.line1, ship.postal_code, ship.country), payment_key=payment_key,
         recipient_name=" ".join(ship.name.lower().split()),
         lines=tuple((ln.sku, ln.quantity) for ln in order.lines if ln.quantity > 0), total=float(order.total),

@@ -40,8 +40,9 @@ from engine.exceptions.detect import (
     PastOrder,
     Screening,
     Signal,
-    customer_key,
     new_node_flag,
+    party_key,
+    payment_flag,
     screen,
     ship_to_key,
 )
@@ -166,7 +167,8 @@ class ExceptionDesk:
                 continue
             seen.add(f.order_id)
             past.append(PastOrder(f.order_id, f.external_id, f.channel, f.placed_at, f.status, f.lines,
-                                  ship_to_key(f.ship_to), _fact_customer_key(f)))
+                                  ship_to_key(f.ship_to),
+                                  party_key(f.customer_id, f.account_code, str(f.ship_to.get("email", "")))))
         counts = uow.exceptions.order_counts(skus={ln.sku for ln in order.lines}, channel=order.channel,
                                              before=order.placed_at)
         channel = uow.master.get_channel(order.channel)
@@ -343,8 +345,6 @@ class ExceptionDesk:
             policy = active_resolution_policy(uow)
             cases = [x for x in uow.exceptions.cases(status=CaseStatus.OPEN.value, order_id=order_id)
                      if x.type is ExceptionType.PAYMENT and x.subtype in ("declined", "fraud_flag")]
-        from engine.exceptions.detect import payment_flag
-
         flag = payment_flag(order, {"status": status, "fraud_score": fraud_score, "reference": reference,
                                     "detail": detail}, policy)
         if flag is not None:
@@ -930,15 +930,6 @@ class ExceptionDesk:
                            "cancelled": ln.cancelled} for ln in order.lines]}
 
 
-def _fact_customer_key(f: OrderFact) -> str:
-    if f.customer_id:
-        return f"customer:{f.customer_id}"
-    if f.account_code:
-        return f"account:{f.account_code}"
-    email = str(f.ship_to.get("email", "")).strip().lower()
-    return f"email:{email}" if email else ""
-
-
 def _action(value: object) -> Action:
     try:
         return Action(str(value))
@@ -964,4 +955,4 @@ def _audit_dict(a: Any) -> dict[str, Any]:
             "entity_id": a.entity_id, "detail": a.detail}
 
 
-__all__ = ["ExceptionDesk", "case_to_dict", "customer_key", "proposal_to_dict"]
+__all__ = ["ExceptionDesk", "case_to_dict", "proposal_to_dict"]

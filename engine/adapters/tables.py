@@ -19,6 +19,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    text,
 )
 
 NAMING = {
@@ -455,6 +456,11 @@ exception_cases = Table(
     Index("ix_exception_cases_status", "status", "priority"),
     Index("ix_exception_cases_order_id", "order_id"),
     Index("ix_exception_cases_document_id", "document_id"),
+    # At most one open case per order and finding: two writers flagging the same thing at once collide here
+    # and the bus's retry finds the first case.
+    Index("uq_exception_cases_open_order", "order_id", "type", "subtype", unique=True,
+          sqlite_where=text("status = 'open' AND order_id IS NOT NULL"),
+          postgresql_where=text("status = 'open' AND order_id IS NOT NULL")),
 )
 
 proposals = Table(

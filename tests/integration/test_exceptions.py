@@ -523,3 +523,16 @@ def test_a_ship_complete_order_no_single_node_can_fill_is_recommended_to_ship_in
     done = desk_app.exceptions.resolve(case["case_id"], "split_shipment", {}, "ops-ana", "buyer agreed")
     assert done["status"] == "resolved" and status(desk_app, order_id) == "allocated"
     assert sorted(desk_app.exceptions.order_summary(order_id)["routing"]["nodes"]) == ["DC-EAST", "DC-WEST"]
+
+
+def test_the_same_finding_raised_by_two_writers_at_once_opens_one_case(desk_app: App) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    order_id = place(desk_app, "W-1", {"SKU-A": 1})
+    flag = c.OpenException(type="carrier", subtype="tracking_delay", reason="late parcel", order_id=order_id,
+                           blocking=False, recommendation={"action": "notify_customer", "summary": "tell them",
+                                                           "expected_effect": "fewer calls"})
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        results = list(pool.map(lambda _n: desk_app.bus.handle(flag), range(6)))
+    assert len({r["case_id"] for r in results}) == 1
+    assert len(desk_app.exceptions.cases(order_id=order_id)) == 1

@@ -93,6 +93,11 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("exception_cases", schema=None) as batch_op:
         batch_op.create_index("ix_exception_cases_document_id", ["document_id"], unique=False)
+        batch_op.create_index(
+            "uq_exception_cases_open_order", ["order_id", "type", "subtype"], unique=True,
+            sqlite_where=sa.text("status = 'open' AND order_id IS NOT NULL"),
+            postgresql_where=sa.text("status = 'open' AND order_id IS NOT NULL"),
+        )
         batch_op.create_index("ix_exception_cases_order_id", ["order_id"], unique=False)
         batch_op.create_index("ix_exception_cases_status", ["status", "priority"], unique=False)
 
@@ -145,6 +150,7 @@ def downgrade() -> None:
     with op.batch_alter_table("exception_cases", schema=None) as batch_op:
         batch_op.drop_index("ix_exception_cases_status")
         batch_op.drop_index("ix_exception_cases_order_id")
+        batch_op.drop_index("uq_exception_cases_open_order")
         batch_op.drop_index("ix_exception_cases_document_id")
 
     op.drop_table("exception_cases")

@@ -8,16 +8,20 @@ from dataclasses import dataclass, field
 from sqlalchemy import Engine
 
 from engine.adapters.database import create_db_engine
+from engine.adapters.email import MaildirSender, SmtpSender
 from engine.adapters.migrate import ensure_schema
 from engine.adapters.outbox import OutboxRelay
 from engine.adapters.unit_of_work import SqlUnitOfWork
+from engine.services.access import AccessService
 from engine.services.anomaly import HistoryAnomalyScorer
 from engine.services.edi import EdiIntake
 from engine.services.exceptions import ExceptionDesk
 from engine.services.intake import IntakeDesk
 from engine.services.messagebus import MessageBus
+from engine.services.notifications import EmailSender, NotificationOutbox
 from engine.services.promise import DeliveryPromiser
 from engine.services.routing import OrderRouter
+from engine.services.tracking import TrackingDesk
 from engine.services.unit_of_work import Clock, utc_now
 from engine.settings import Settings, get_settings
 
@@ -35,6 +39,10 @@ class App:
     intake: IntakeDesk
     edi: EdiIntake
     exceptions: ExceptionDesk
+    access: AccessService
+    tracking: TrackingDesk
+    notifications: NotificationOutbox
+    settings: Settings
     closers: list[Callable[[], None]] = field(default_factory=list)
 
     def uow(self, *, readonly: bool = False) -> SqlUnitOfWork:
@@ -48,7 +56,8 @@ class App:
 
 
 def bootstrap(settings: Settings | None = None, *, database_url: str | None = None, clock: Clock = utc_now,
-              migrate: bool | None = None, deliver_events: bool = True, pool_size: int = 5) -> App:
+              migrate: bool | None = None, deliver_events: bool = True, pool_size: int = 5,
+              email_sender: EmailSender | None = None) -> App:
     settings = settings or get_settings()
     engine = create_db_engine(database_url or settings.database_url, pool_size=pool_size)
     if settings.auto_migrate if migrate is None else migrate:
@@ -78,5 +87,10 @@ def bootstrap(settings: Settings | None = None, *, database_url: str | None = No
     exceptions = ExceptionDesk(any_uow, bus.handle, router, anomaly=HistoryAnomalyScorer(any_uow))
     intake = IntakeDesk(bus.handle, exceptions.process)
     edi = EdiIntake(any_uow, intake)
+    tracking = TrackingDesk(any_uow, bus.handle, exceptions, settings.master_secret)
+    sender = email_sender or (SmtpSender(settings.smtp_url) if settings.smtp_url else MaildirSender(settings.maildir))
+    notifications = NotificationOutbox(any_uow, sender, from_address=settings.notify_from,
+                                       rate_per_hour=settings.notify_rate_per_hour)
     return App(engine=engine, bus=bus, relay=relay, clock=clock, router=router, promiser=promiser, intake=intake,
-               edi=edi, exceptions=exceptions, closers=closers)
+               edi=edi, exceptions=exceptions, access=AccessService(any_uow), tracking=tracking,
+               notifications=notifications, settings=settings, closers=closers)

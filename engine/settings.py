@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field, field_validator
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -32,6 +32,38 @@ class Settings(BaseSettings):
                                   description="where the bundled model's weights are assembled once")
     realworld_dir: Path = Field(default=Path("../shared/realworld"),
                                 description="folder of third-party EDI, address and retail samples (tests)")
+
+    webhook_secret: SecretStr | None = Field(
+        default=None, description="master secret that carriers' webhook signing secrets derive from; default: "
+                                  "generated once into secret_file")
+    secret_file: Path = Field(default=Path("orderloom-secret.key"),
+                              description="where the generated webhook master secret is kept (mode 0600)")
+    notify_from: str = Field(default="Orderloom <orders@orderloom.local>", description="sender of notifications")
+    smtp_url: str | None = Field(default=None, description="deliver notifications by SMTP, e.g. "
+                                 "smtp://user:pass@mail.example.com:587?starttls=1; default: a local maildir")
+    maildir: Path = Field(default=Path("orderloom-mail"), description="maildir folder notifications go to "
+                          "when no SMTP server is configured")
+    notify_rate_per_hour: int = Field(default=5, ge=1, le=1000,
+                                      description="at most this many messages per recipient per hour; more wait")
+
+    def master_secret(self) -> str:
+        """The webhook master secret: configured, or generated once and kept in secret_file."""
+        if self.webhook_secret is not None:
+            return self.webhook_secret.get_secret_value()
+        path = self.secret_file
+        if path.exists():
+            return path.read_text(encoding="utf-8").strip()
+        import os
+        import secrets
+
+        value = secrets.token_urlsafe(32)
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:  # another process made it first
+            return path.read_text(encoding="utf-8").strip()
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(value)
+        return value
 
     @field_validator("database_url")
     @classmethod

@@ -98,3 +98,13 @@ def realworld_dir() -> Path:
             pytest.fail(f"the real-world corpus is required but {path} is missing")
         pytest.skip(f"real-world corpus not found at {path}")
     return path
+
+
+@pytest.fixture(autouse=True)
+def _local_files(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Notifications and the webhook secret go to a temporary folder, never the working directory."""
+    base = tmp_path_factory.mktemp("local")
+    monkeypatch.setenv("ORDERLOOM_MAILDIR", str(base / "mail"))
+    monkeypatch.setenv("ORDERLOOM_SECRET_FILE", str(base / "secret.key"))
+    monkeypatch.delenv("ORDERLOOM_SMTP_URL", raising=False)
+    monkeypatch.delenv("ORDERLOOM_WEBHOOK_SECRET", raising=False)

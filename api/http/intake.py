@@ -8,14 +8,26 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query, Request, Response, status
 from fastapi.responses import PlainTextResponse
 
+from api.http.auth import check_order, current_principal, requires
 from api.http.deps import engine_app
 from engine.bootstrap import App
 from engine.domain import errors as e
+from engine.domain.access import Permission, Principal, Role
 from engine.domain.errors import Problem
 from engine.intake.mail import MAX_EMAIL_BYTES, EmailUnreadable, parse_email
 
 router = APIRouter(prefix="/intake", tags=["intake"])
 EngineApp = Annotated[App, Depends(engine_app)]
+Placer = Annotated[Principal, Depends(requires(Permission.ORDERS_PLACE))]
+Reader = Annotated[Principal, Depends(requires(Permission.ORDERS_READ_ANY))]
+
+
+def _channel_only(who: Principal, channel: str) -> None:
+    """Raw documents come from ops or from the integration of that channel; buyers place structured orders."""
+    if who.sees_every_order:
+        return
+    if who.role is not Role.INTEGRATION or who.scope_value != channel:
+        raise e.Forbidden("not permitted")
 
 
 def _agent(request: Request) -> Any:
@@ -36,9 +48,10 @@ def _agent(request: Request) -> Any:
 
 
 @router.post("/email", status_code=status.HTTP_201_CREATED)
-async def intake_email(request: Request, response: Response) -> dict[str, Any]:
+async def intake_email(request: Request, response: Response, who: Placer) -> dict[str, Any]:
     """A raw RFC 822 message (body as sent, any content type). The same Message-ID twice answers the first
     outcome (200) and never creates a second order. Unreadable input is stored as rejected (422)."""
+    _channel_only(who, "email")
     app: App = request.app.state.engine_app
     raw = await request.body()
     if len(raw) > MAX_EMAIL_BYTES:
@@ -74,7 +87,8 @@ def _digest(raw: bytes) -> str:
 
 
 @router.get("/documents")
-def documents(app: EngineApp, status_filter: Annotated[str | None, Query(alias="status", max_length=16)] = None,
+def documents(app: EngineApp, who: Reader,
+              status_filter: Annotated[str | None, Query(alias="status", max_length=16)] = None,
               limit: Annotated[int, Query(ge=1, le=1000)] = 100) -> list[dict[str, Any]]:
     with app.uow(readonly=True) as uow:
         docs = uow.intake.list(status_filter, limit)
@@ -84,7 +98,7 @@ def documents(app: EngineApp, status_filter: Annotated[str | None, Query(alias="
 
 
 @router.get("/documents/{document_id}")
-def document(document_id: str, app: EngineApp) -> dict[str, Any]:
+def document(document_id: str, app: EngineApp, who: Reader) -> dict[str, Any]:
     with app.uow(readonly=True) as uow:
         doc = uow.intake.get(document_id) if document_id.isdigit() else None
     if doc is None:
@@ -97,13 +111,14 @@ def document(document_id: str, app: EngineApp) -> dict[str, Any]:
 
 
 @router.post("/edi", status_code=status.HTTP_201_CREATED)
-async def intake_edi(request: Request) -> dict[str, Any]:
+async def intake_edi(request: Request, who: Placer) -> dict[str, Any]:
     """A raw X12 interchange (850s) or EDIFACT interchange (ORDERS). Each set/message becomes an order or a
     draft for review, once per reference (ISA13/GS06/ST02; UNB sender/UNB05/UNH01); the answer carries the
     acknowledgements to send back (997 and 855, or ORDRSP). An unusable interchange is 422 with the
     segment index, segment id and reason."""
     from starlette.concurrency import run_in_threadpool
 
+    _channel_only(who, "b2b_edi")
     app: App = request.app.state.engine_app
     raw = await request.body()
     result = await run_in_threadpool(app.edi.receive, raw)
@@ -111,12 +126,15 @@ async def intake_edi(request: Request) -> dict[str, Any]:
 
 
 @router.get("/orders/{order_id}/ship-notice/{shipment_id}", response_class=PlainTextResponse)
-def ship_notice(order_id: str, shipment_id: str, app: EngineApp) -> str:
+def ship_notice(order_id: str, shipment_id: str, app: EngineApp,
+                who: Annotated[Principal, Depends(current_principal)]) -> str:
     """The X12 856 for a recorded shipment of an order that came by X12 (to send to the partner)."""
+    check_order(app, who, order_id)
     return app.edi.ship_notice(order_id, shipment_id)
 
 
 @router.get("/orders/{order_id}/invoice", response_class=PlainTextResponse)
-def invoice(order_id: str, app: EngineApp) -> str:
+def invoice(order_id: str, app: EngineApp, who: Annotated[Principal, Depends(current_principal)]) -> str:
     """The X12 810 for what has shipped on an order that came by X12, at the order's prices."""
+    check_order(app, who, order_id)
     return app.edi.invoice(order_id)

@@ -5,27 +5,36 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 
+from api.http.auth import requires
+from engine.domain.access import Permission, Principal
+
 router = APIRouter(prefix="/ops/chat", tags=["ops"])
 ThreadId = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$")
+Ops = Annotated[Principal, Depends(requires(Permission.EXCEPTIONS_ACT))]
+
+
+def _thread(who: Principal, thread_id: str) -> str:
+    """Conversations belong to the person who started them."""
+    return f"{who.principal_id}:{thread_id[:64]}"
 
 
 class ChatIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     thread_id: str = ThreadId
     message: str = Field(min_length=1, max_length=4000)
-    actor: str = Field(min_length=1, max_length=100)
+    actor: str | None = Field(default=None, max_length=100, description="ignored: the caller is recorded")
 
 
 class DecisionIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     decision: Literal["approve", "edit", "reject"]
-    actor: str = Field(min_length=1, max_length=100)
+    actor: str | None = Field(default=None, max_length=100, description="ignored: the caller is recorded")
     params: dict[str, Any] | None = None
     note: str = Field(default="", max_length=1000)
 
@@ -55,28 +64,28 @@ def _sse(events: Iterator[dict[str, Any]]) -> Iterator[str]:
 
 
 @router.post("")
-def chat(body: ChatIn, request: Request) -> StreamingResponse:
+def chat(body: ChatIn, request: Request, who: Ops) -> StreamingResponse:
     """Ask the assistant; the answer streams as events: `step` per graph node, then `answer`, or `proposal`
     when it proposes an action (decide it with POST /ops/chat/{thread_id}/decision), or `error`."""
     ops = assistant(request)
-    return StreamingResponse(_sse(ops.stream(body.thread_id, body.message, body.actor)),
+    return StreamingResponse(_sse(ops.stream(_thread(who, body.thread_id), body.message, who.name)),
                              media_type="text/event-stream", headers={"Cache-Control": "no-store"})
 
 
 @router.post("/{thread_id}/decision")
-def decide(thread_id: str, body: DecisionIn, request: Request) -> dict[str, Any]:
+def decide(thread_id: str, body: DecisionIn, request: Request, who: Ops) -> dict[str, Any]:
     """The person's decision on the proposal the conversation is waiting on; the engine re-validates and runs
     it once (a repeated decision answers the recorded outcome)."""
     ops = assistant(request)
-    if len(thread_id) > 64 or ops.pending(thread_id) is None:
+    if len(thread_id) > 64 or ops.pending(_thread(who, thread_id)) is None:
         from engine.domain import errors as e
 
         raise e.NotFound(f"conversation {thread_id[:64]!r} has no proposal waiting for a decision")
-    reply = ops.resume(thread_id, body.decision, body.actor, body.params, body.note)
+    reply = ops.resume(_thread(who, thread_id), body.decision, who.name, body.params, body.note)
     result: dict[str, Any] = reply.to_dict()
     return result
 
 
 @router.get("/{thread_id}/pending")
-def pending(thread_id: str, request: Request) -> dict[str, Any]:
-    return {"thread_id": thread_id[:64], "pending": assistant(request).pending(thread_id[:64])}
+def pending(thread_id: str, request: Request, who: Ops) -> dict[str, Any]:
+    return {"thread_id": thread_id[:64], "pending": assistant(request).pending(_thread(who, thread_id))}

@@ -592,6 +592,16 @@ class SqlOrderRepository(OrderRepository):
     def shipment_exists(self, shipment_id: str) -> bool:
         return _exists(self.conn, t.shipments, shipment_id=shipment_id)
 
+    def list_ids(self, *, customer_id: str | None = None, account_code: str | None = None,
+                 channel: str | None = None, status: str | None = None, limit: int = 50) -> list[str]:
+        o = t.orders.c
+        q = select(o.id)
+        for column, value in ((o.customer_id, customer_id), (o.account_code, account_code), (o.channel, channel),
+                              (o.status, status)):
+            if value is not None:
+                q = q.where(column == value)
+        return [str(r) for r in self.conn.execute(q.order_by(o.placed_at.desc(), o.id.desc()).limit(limit)).scalars()]
+
     def shipments(self, order_id: str) -> list[ShipmentRecord]:
         if not order_id.isdigit() or len(order_id) > 18:
             return []

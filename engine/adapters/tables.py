@@ -8,6 +8,7 @@ from sqlalchemy import (
     Boolean,
     CheckConstraint,
     Column,
+    Date,
     DateTime,
     ForeignKey,
     Index,
@@ -517,4 +518,95 @@ payment_signals = Table(
     Column("at", TS, nullable=False),
     Index("ix_payment_signals_order_id", "order_id", "id"),
     Index("ix_payment_signals_instrument", "instrument"),
+)
+
+
+# -- access: principals, their API keys (hashed) and OAuth2 bearer tokens (hashed) -----------------------
+principals = Table(
+    "principals", metadata,
+    Column("principal_id", String(32), primary_key=True),
+    Column("name", String(100), nullable=False),
+    Column("role", String(16), nullable=False),
+    Column("customer_id", String(64), nullable=True),
+    Column("account_code", String(32), nullable=True),
+    Column("scope", String(100), nullable=True),
+    Column("created_by", String(120), nullable=False),
+    Column("created_at", TS, nullable=False),
+    Column("revoked_at", TS, nullable=True),
+)
+
+api_keys = Table(
+    "api_keys", metadata,
+    # The key's public id (also its prefix: olk_<key_id>_<secret>); the secret is stored only as a hash.
+    Column("key_id", String(24), primary_key=True),
+    Column("principal_id", String(32), ForeignKey("principals.principal_id"), nullable=False),
+    Column("secret_hash", String(64), nullable=False),
+    Column("created_at", TS, nullable=False),
+    Column("expires_at", TS, nullable=True),
+    Column("revoked_at", TS, nullable=True),
+    Column("last_used_at", TS, nullable=True),
+    Index("ix_api_keys_principal", "principal_id"),
+)
+
+access_tokens = Table(
+    "access_tokens", metadata,
+    Column("token_hash", String(64), primary_key=True),
+    # Tokens carry their own identity: a storefront mints customer tokens for customers without keys.
+    Column("issued_to", String(32), ForeignKey("principals.principal_id"), nullable=False),
+    Column("name", String(100), nullable=False),
+    Column("role", String(16), nullable=False),
+    Column("customer_id", String(64), nullable=True),
+    Column("account_code", String(32), nullable=True),
+    Column("scope", String(100), nullable=True),
+    Column("issued_at", TS, nullable=False),
+    Column("expires_at", TS, nullable=False),
+    Column("revoked_at", TS, nullable=True),
+    Index("ix_access_tokens_expires", "expires_at"),
+)
+
+# -- tracking: carrier scan events, normalised, once per carrier event ----------------------------------
+tracking_events = Table(
+    "tracking_events", metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("carrier", String(32), nullable=False),
+    Column("tracking_number", String(64), nullable=False),
+    Column("event_key", String(128), nullable=False),
+    Column("order_id", BigId, ForeignKey("orders.id"), nullable=True),
+    Column("shipment_id", String(64), nullable=True),
+    Column("status", String(24), nullable=False),
+    Column("carrier_code", String(32), nullable=False),
+    Column("description", String(300), nullable=False, default=""),
+    Column("location", String(120), nullable=False, default=""),
+    Column("occurred_at", TS, nullable=False),
+    Column("estimated_delivery", Date, nullable=True),
+    Column("received_at", TS, nullable=False),
+    UniqueConstraint("carrier", "event_key", name="uq_tracking_events_carrier_event"),
+    Index("ix_tracking_events_tracking", "carrier", "tracking_number"),
+    Index("ix_tracking_events_order", "order_id", "occurred_at"),
+)
+
+# -- notifications: drafted messages, one per (kind, subject), delivered through the email adapter -------
+notifications = Table(
+    "notifications", metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("dedupe_key", String(200), nullable=False, unique=True),
+    Column("kind", String(32), nullable=False),
+    Column("audience", String(8), nullable=False),
+    Column("recipient", String(254), nullable=False),
+    Column("subject", String(300), nullable=False),
+    Column("body", Text, nullable=False),
+    Column("status", String(20), nullable=False),
+    Column("order_id", BigId, ForeignKey("orders.id"), nullable=True),
+    Column("event_id", String(32), nullable=True),
+    Column("facts", JSON, nullable=False, default=dict),
+    Column("created_at", TS, nullable=False),
+    Column("send_after", TS, nullable=False),
+    Column("sent_at", TS, nullable=True),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("last_error", Text, nullable=True),
+    Column("decided_by", String(120), nullable=True),
+    Column("message_id", String(200), nullable=False),
+    Index("ix_notifications_status", "status", "send_after"),
+    Index("ix_notifications_recipient", "recipient", "sent_at"),
+    Index("ix_notifications_order", "order_id"),
 )

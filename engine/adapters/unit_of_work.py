@@ -7,10 +7,12 @@ from collections.abc import Iterable
 from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 
+from engine.adapters.access_repository import SqlAccessRepository
 from engine.adapters.buyer_parts import SqlBuyerPartRepository
 from engine.adapters.database import READ_ONLY
 from engine.adapters.exception_repository import SqlExceptionRepository
 from engine.adapters.intake_repository import SqlIntakeRepository
+from engine.adapters.notification_repository import SqlNotificationRepository
 from engine.adapters.outbox import SqlOutboxWriter
 from engine.adapters.repositories import (
     SqlIdempotencyRepository,
@@ -19,6 +21,7 @@ from engine.adapters.repositories import (
     SqlOrderRepository,
 )
 from engine.adapters.routing_repository import SqlRoutingRepository
+from engine.adapters.tracking_repository import SqlTrackingRepository
 from engine.domain.channels import Channel, ChannelCap
 from engine.services.unit_of_work import AbstractUnitOfWork, Clock, utc_now
 
@@ -50,6 +53,9 @@ class SqlUnitOfWork(AbstractUnitOfWork):
         self.intake = SqlIntakeRepository(self._conn)
         self.buyer_parts = SqlBuyerPartRepository(self._conn)
         self.exceptions = SqlExceptionRepository(self._conn, lock_rows=not self.readonly)
+        self.access = SqlAccessRepository(self._conn)
+        self.tracking = SqlTrackingRepository(self._conn)
+        self.notifications = SqlNotificationRepository(self._conn)
 
     def _commit(self) -> None:
         assert self._conn is not None

@@ -10,6 +10,7 @@ from engine.domain.catalog import Substitute
 from engine.domain.channels import ChannelKind
 from engine.domain.customers import Tier
 from engine.domain.network import NodeType
+from engine.domain.tracking import TrackingUpdate
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -579,3 +580,13 @@ class RecordProposalResult(Command):
     proposal_id: str
     executed: bool
     result: dict[str, object] = field(default_factory=dict)
+
+
+# -- tracking --------------------------------------------------------------------------------------
+
+@dataclass(frozen=True, kw_only=True)
+class RecordTracking(Command):
+    """Carrier scan events (already normalised by engine.domain.tracking.parse_webhook), each recorded once."""
+
+    carrier: str
+    updates: tuple[TrackingUpdate, ...]

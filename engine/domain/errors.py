@@ -202,3 +202,24 @@ class ActionNotAllowed(OrderloomError):
 
     code = "exception.action_not_allowed"
     http_status = 409
+
+
+class NotAuthenticated(OrderloomError):
+    """No credentials, or credentials that are unknown, revoked or expired (which of these is not said)."""
+
+    code = "auth.unauthenticated"
+    http_status = 401
+
+
+class Forbidden(OrderloomError):
+    """The caller may not do this, or the object is not theirs (whether it exists is not said)."""
+
+    code = "auth.forbidden"
+    http_status = 403
+
+
+class BadSignature(OrderloomError):
+    """A webhook whose signature does not match its body (or is missing, or too old)."""
+
+    code = "webhook.bad_signature"
+    http_status = 401

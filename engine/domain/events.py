@@ -369,3 +369,39 @@ class ProposalDecided(ProposalEvent):
     event_type: ClassVar[str] = "proposal.decided"
     decision: str
     actor: str
+
+
+# -- tracking --------------------------------------------------------------------------------------
+
+@dataclass(frozen=True, kw_only=True)
+class TrackingRecorded(OrderEvent):
+    """A carrier scan for one of the order's shipments, normalised."""
+
+    event_type: ClassVar[str] = "order.tracking_recorded"
+    shipment_id: str
+    carrier: str
+    tracking_number: str
+    status: str
+    estimated_delivery: str | None
+    description: str = ""
+
+
+@dataclass(frozen=True, kw_only=True)
+class OrderDelayed(OrderEvent):
+    """The carrier's expected delivery moved past the order's promise (or the parcel is held up)."""
+
+    event_type: ClassVar[str] = "order.delayed"
+    shipment_id: str
+    carrier: str
+    tracking_number: str
+    promised: str | None
+    new_date: str | None
+    reason: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class OrderDelivered(OrderEvent):
+    event_type: ClassVar[str] = "order.delivered"
+    shipment_id: str
+    carrier: str
+    tracking_number: str

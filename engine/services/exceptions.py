@@ -229,6 +229,10 @@ class ExceptionDesk:
                                      undo=result.get("undo")))
         return "resolved", case_id
 
+    def open_flag(self, order_id: str, flag: Flag) -> str:
+        """Open (or find the open) case for a finding made outside the desk, e.g. a tracking delay."""
+        return self._open(order_id, flag)
+
     def _open(self, order_id: str, flag: Flag, deadline: datetime | None = None) -> str:
         result = self.handle(c.OpenException(
             type=flag.type.value, subtype=flag.subtype, reason=flag.reason, evidence=flag.evidence,
@@ -660,7 +664,7 @@ class ExceptionDesk:
         with self.uow_factory(readonly=True) as uow:
             order = self._order(uow, order_id)
         if order.status in (OrderStatus.CANCELLED, OrderStatus.DELIVERED) and action not in (
-                Action.NOTIFY_CUSTOMER, Action.ACCEPT, Action.REVIEW_DOCUMENT):
+                Action.NOTIFY_CUSTOMER, Action.ACCEPT, Action.REVIEW_DOCUMENT, Action.START_RETURN):
             raise e.ActionNotAllowed(f"order {order_id} is {order.status.value}", order_id=order_id)
         if action is Action.CORRECT_ADDRESS:
             ship_to = params.get("ship_to")
@@ -727,7 +731,8 @@ class ExceptionDesk:
                 return {"order_id": order_id, "deferred": "released after the order resumes"}
             out = self.handle(c.ReleaseOrderToFulfillment(order_id=order_id, idempotency_key=f"{key}:release"))
             return out
-        # release_hold, accept, notify_customer, review_document: the decision itself is the action; the
+        # release_hold, accept, notify_customer, review_document, start_return (the authorisation is recorded;
+        # the returns desk takes it from there): the decision itself is the action; the
         # order continues when no other blocking case holds it (see _continue).
         return {"order_id": order_id, "action": action.value}
 

@@ -5,10 +5,11 @@ from __future__ import annotations
 import abc
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
+from engine.domain.access import Principal
 from engine.domain.catalog import Sku
 from engine.domain.channels import Channel, ChannelCap
 from engine.domain.customers import B2BAccount, Customer, PriceList
@@ -16,8 +17,10 @@ from engine.domain.exceptions import ExceptionCase, Proposal, ResolutionPolicy
 from engine.domain.intake import IntakeDocument
 from engine.domain.inventory import Reservation, StockBalance, StockMovement
 from engine.domain.network import Carrier, FulfillmentNode, Lane
+from engine.domain.notifications import Notification
 from engine.domain.orders import Order
 from engine.domain.routing import AuditEntry, RoutingDecision
+from engine.domain.tracking import TrackingUpdate
 from engine.intake.matching import BuyerPart
 
 
@@ -237,6 +240,11 @@ class OrderRepository(abc.ABC):
     @abc.abstractmethod
     def shipments(self, order_id: str) -> list[ShipmentRecord]:
         """The order's shipments, oldest first."""
+
+    def list_ids(self, *, customer_id: str | None = None, account_code: str | None = None,
+                 channel: str | None = None, status: str | None = None, limit: int = 50) -> list[str]:
+        """Order ids, newest first, filtered (adapters that can, answer with one query)."""
+        raise NotImplementedError
 
 
 @dataclass(frozen=True)
@@ -502,3 +510,124 @@ class ExceptionRepository(abc.ABC):
     def orders_in_status(self, statuses: Sequence[str], updated_before: datetime, limit: int = 500
                          ) -> list[tuple[str, str, datetime]]:
         """(order_id, status, updated_at) of orders in `statuses` not updated since `updated_before`."""
+
+
+@dataclass(frozen=True)
+class StoredKey:
+    key_id: str
+    principal_id: str
+    secret_hash: str
+    created_at: datetime
+    expires_at: datetime | None
+    revoked_at: datetime | None
+
+
+@dataclass(frozen=True)
+class StoredToken:
+    issued_to: str
+    principal: Principal
+    issued_at: datetime
+    expires_at: datetime
+    revoked_at: datetime | None
+
+
+class AccessRepository(abc.ABC):
+    """Principals, their API keys and bearer tokens; secrets only as hashes."""
+
+    @abc.abstractmethod
+    def add_principal(self, principal: Principal, created_by: str, at: datetime) -> None: ...
+
+    @abc.abstractmethod
+    def get_principal(self, principal_id: str) -> tuple[Principal, datetime | None] | None:
+        """The principal and when it was revoked (None while active)."""
+
+    @abc.abstractmethod
+    def principals(self) -> list[tuple[Principal, datetime | None]]: ...
+
+    @abc.abstractmethod
+    def revoke_principal(self, principal_id: str, at: datetime) -> bool: ...
+
+    @abc.abstractmethod
+    def add_key(self, key: StoredKey) -> None: ...
+
+    @abc.abstractmethod
+    def get_key(self, key_id: str) -> StoredKey | None: ...
+
+    @abc.abstractmethod
+    def keys_of(self, principal_id: str) -> list[StoredKey]: ...
+
+    @abc.abstractmethod
+    def revoke_key(self, key_id: str, at: datetime) -> bool: ...
+
+    @abc.abstractmethod
+    def add_token(self, token_hash: str, token: StoredToken) -> None: ...
+
+    @abc.abstractmethod
+    def get_token(self, token_hash: str) -> StoredToken | None: ...
+
+    @abc.abstractmethod
+    def revoke_tokens_of(self, principal_id: str, at: datetime) -> int: ...
+
+    @abc.abstractmethod
+    def purge_tokens(self, before: datetime) -> int: ...
+
+
+@dataclass(frozen=True)
+class TrackingRecord:
+    carrier: str
+    tracking_number: str
+    shipment_id: str | None
+    order_id: str | None
+    status: str
+    carrier_code: str
+    description: str
+    location: str
+    occurred_at: datetime
+    estimated_delivery: date | None
+
+
+class TrackingRepository(abc.ABC):
+    """Carrier scan events, normalised, each recorded once."""
+
+    @abc.abstractmethod
+    def seen(self, carrier: str, event_key: str) -> bool: ...
+
+    @abc.abstractmethod
+    def shipment_for(self, carrier: str, tracking_number: str) -> tuple[str, str] | None:
+        """(order id, shipment id) of the shipment with this carrier and tracking number."""
+
+    @abc.abstractmethod
+    def add(self, update: TrackingUpdate, order_id: str | None, shipment_id: str | None, at: datetime) -> None: ...
+
+    @abc.abstractmethod
+    def for_order(self, order_id: str) -> list[TrackingRecord]:
+        """The order's scan events, oldest first."""
+
+    @abc.abstractmethod
+    def delayed_orders(self, carrier: str, since: datetime) -> list[tuple[str, str]]:
+        """(order id, ship-to postal) of orders on `carrier` with a delay or trouble scan since `since`."""
+
+
+class NotificationRepository(abc.ABC):
+    """Drafted messages: one row per dedupe key, the delivery state of each."""
+
+    @abc.abstractmethod
+    def add(self, notification: Notification) -> str | None:
+        """Store it; None when a notification with the same dedupe key exists (nothing is changed)."""
+
+    @abc.abstractmethod
+    def get(self, notification_id: str) -> Notification | None: ...
+
+    @abc.abstractmethod
+    def search(self, *, status: str | None = None, order_id: str | None = None, recipient: str | None = None,
+             limit: int = 100) -> list[Notification]: ...
+
+    @abc.abstractmethod
+    def due(self, now: datetime, limit: int) -> list[Notification]: ...
+
+    @abc.abstractmethod
+    def sent_since(self, recipient: str, since: datetime) -> int: ...
+
+    @abc.abstractmethod
+    def update(self, notification: Notification) -> None:
+        """Write status, subject, body, send_after, sent_at, attempts, last_error and decided_by."""

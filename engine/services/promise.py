@@ -25,6 +25,7 @@ import time as clock
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from engine.domain import errors as e
@@ -247,6 +248,7 @@ class DeliveryPromiser:
             raise_if_any(problems)
             balances = uow.inventory.balances_for_basket(skus)
             nodes, lanes, services = self._network_for(uow, request.prefix)
+            lanes = _with_incidents(lanes, uow.exceptions.active_incidents(), request.prefix)
             days = {n.code: now.astimezone(ZoneInfo(n.timezone)).date().isoformat() for n in nodes}
             used = uow.inventory.pick_units_committed(days)
         return promise(PromiseRequest(
@@ -263,6 +265,21 @@ class DeliveryPromiser:
             sku_limits=_cap_limits(caps, now),
             service_levels=services,
             calendar=self.calendar))
+
+
+def _with_incidents(lanes: list[PromiseLane], incidents: Sequence[Mapping[str, Any]], prefix: str) -> list[PromiseLane]:
+    """Carrier incidents into this destination, as routing applies them: an outage takes the carrier's lanes
+    out, a delay (reported, or detected from tracking) adds its days to the transit."""
+    here = [i for i in incidents if not i["dest_prefixes"] or prefix in i["dest_prefixes"]]
+    if not here:
+        return lanes
+    out = {i["carrier"] for i in here if i["kind"] == "outage"}
+    delay: dict[str, int] = {}
+    for i in here:
+        if i["kind"] == "delay":
+            delay[i["carrier"]] = max(delay.get(i["carrier"], 0), int(i["delay_days"]))
+    return [lane.model_copy(update={"transit_days": lane.transit_days + delay.get(lane.carrier, 0)})
+            for lane in lanes if lane.carrier not in out]
 
 
 def _cap_limits(caps: Mapping[str, ChannelCap], now: datetime) -> dict[str, int]:

@@ -547,3 +547,10 @@ def expected_delivery(uow: AbstractUnitOfWork, decision: RoutingDecision, *,
         arrives = calendar.add_transit(ships, int(shipment.get("transit_days", 0)))
         latest = arrives if latest is None or arrives > latest else latest
     return latest
+
+
+def promised_delivery(uow: AbstractUnitOfWork, order_id: str, *,
+                      calendar: PromiseCalendar = DEFAULT_CALENDAR) -> date | None:
+    """The delivery date the engine committed to for the order: its last committed routing decision's."""
+    committed = [d for d in uow.routing.decisions(order_id) if d.outcome is DecisionOutcome.COMMITTED]
+    return expected_delivery(uow, committed[-1], calendar=calendar) if committed else None

@@ -10,14 +10,17 @@ from types import TracebackType
 from engine.domain.channels import Channel, ChannelCap
 from engine.domain.events import Event
 from engine.services.ports import (
+    AccessRepository,
     BuyerPartRepository,
     ExceptionRepository,
     IdempotencyRepository,
     IntakeRepository,
     InventoryRepository,
     MasterDataRepository,
+    NotificationRepository,
     OrderRepository,
     RoutingRepository,
+    TrackingRepository,
 )
 
 Clock = Callable[[], datetime]
@@ -42,6 +45,9 @@ class AbstractUnitOfWork(abc.ABC):
     intake: IntakeRepository
     buyer_parts: BuyerPartRepository
     exceptions: ExceptionRepository
+    access: AccessRepository
+    tracking: TrackingRepository
+    notifications: NotificationRepository
     outbox: OutboxWriter
 
     def __init__(self, clock: Clock = utc_now) -> None:

@@ -18,6 +18,7 @@ from agents.ops.rules import read_message
 from api.http import create_api
 from engine.bootstrap import App, bootstrap
 from engine.domain import commands as c
+from tests.auth import headers
 from tests.integration.helpers import StepClock
 from tests.integration.test_exceptions import RENO, RENO_ZONES, place
 from tests.integration.test_routing_service import NYC, TRANSIT, build
@@ -220,7 +221,7 @@ def test_the_chat_streams_events_and_takes_the_decision(app: App, tmp_path: Path
     app.exceptions.process(order_id)
     api = create_api(app, ops_model=ScriptedChatModel(handler=lambda _m, _s: {"intent": "other"}),
                      ops_checkpointer=make_checkpointer(path=tmp_path / "c.db"))
-    with TestClient(api) as http:
+    with TestClient(api, headers=headers(app, "ana")) as http:
         with http.stream("POST", "/ops/chat", json={"thread_id": "t1", "message": f"cancel order {order_id}",
                                                     "actor": "ana"}) as response:
             assert response.headers["content-type"].startswith("text/event-stream")

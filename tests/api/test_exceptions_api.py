@@ -15,6 +15,7 @@ from fastapi.testclient import TestClient
 from api.http import create_api
 from engine.bootstrap import App, bootstrap
 from engine.services.demo import seed_demo
+from tests.auth import headers
 from tests.integration.helpers import StepClock, snapshot
 
 SKU = "HOM-0001"
@@ -39,7 +40,7 @@ def client(demo_db: Path, tmp_path: Path) -> Iterator[Client]:
     path = tmp_path / "orderloom.db"
     shutil.copy(demo_db, path)
     app = bootstrap(database_url=f"sqlite:///{path}", migrate=False, clock=StepClock())
-    with TestClient(create_api(app)) as http:
+    with TestClient(create_api(app, background_seconds=0), headers=headers(app, "ana")) as http:
         yield http, app
     app.close()
 
@@ -67,7 +68,7 @@ def order_status(http: TestClient, order_id: str) -> str:
 # -- the queue and people's decisions ----------------------------------------------------------------
 
 def test_a_case_is_listed_filtered_shown_assigned_and_resolved(client: Client) -> None:
-    http, _ = client
+    http, app = client
     order_id, case_id = open_case(http)
     place(http, "W-2")  # a clean order opens nothing
     assert order_status(http, order_id) == "exception"
@@ -82,7 +83,8 @@ def test_a_case_is_listed_filtered_shown_assigned_and_resolved(client: Client) -
     shown = http.get(f"/exceptions/{case_id}").json()
     assert shown["order"]["order_id"] == order_id and shown["recommendation"]["action"] and shown["audit"]
 
-    assigned = http.post(f"/exceptions/{case_id}/assign", json={"assignee": "ana", "actor": "lead"})
+    assigned = http.post(f"/exceptions/{case_id}/assign", json={"assignee": "ana", "actor": "lead"},
+                     headers=headers(app, "lead"))
     assert assigned.status_code == 200, assigned.text
     assert [x["case_id"] for x in http.get("/exceptions", params={"assignee": "ana"}).json()] == [case_id]
 
@@ -96,23 +98,25 @@ def test_a_case_is_listed_filtered_shown_assigned_and_resolved(client: Client) -
     assert {"ana", "lead"} <= {a["actor"] for a in trail}
     assert http.get("/audit", params={"actor": "ana"}).json()
 
-    again = http.post(f"/exceptions/{case_id}/resolve", json={"action": "accept", "actor": "bob"})
+    again = http.post(f"/exceptions/{case_id}/resolve", json={"action": "accept", "actor": "bob"},
+                     headers=headers(app, "bob"))
     assert again.status_code == 409 and again.json()["code"] == "exception.closed"
     assert order_status(http, order_id) == "allocated"
 
 
 def test_a_dismissed_case_stays_dismissed(client: Client) -> None:
-    http, _ = client
+    http, app = client
     _, case_id = open_case(http)
     dismissed = http.post(f"/exceptions/{case_id}/dismiss", json={"actor": "ana", "note": "false alarm"})
     assert dismissed.status_code == 200 and dismissed.json()["status"] == "dismissed"
-    twice = http.post(f"/exceptions/{case_id}/dismiss", json={"actor": "bob", "note": "me too"})
+    twice = http.post(f"/exceptions/{case_id}/dismiss", json={"actor": "bob", "note": "me too"},
+                     headers=headers(app, "bob"))
     assert twice.status_code == 409 and twice.json()["code"] == "exception.closed"
     assert http.get(f"/exceptions/{case_id}").json()["resolved_by"] == "ana"
 
 
 def test_an_automatic_address_correction_is_reversed_once(client: Client) -> None:
-    http, _ = client
+    http, _app = client
     order_id = place(http, "W-1", city="Renoo")
     case = http.get("/exceptions", params={"status": "auto_resolved", "order_id": order_id}).json()
     assert len(case) == 1 and case[0]["type"] == "address", case
@@ -143,7 +147,8 @@ def test_a_proposal_is_approved_once_and_cannot_be_decided_again(client: Client)
     assert order_status(http, order_id) == "allocated"
     retried = http.post(f"/proposals/{pid}/approve", json={"actor": "ana"})
     assert retried.status_code == 200 and retried.json()["status"] == "executed"
-    other = http.post(f"/proposals/{pid}/reject", json={"actor": "bob", "note": "no"})
+    other = http.post(f"/proposals/{pid}/reject", json={"actor": "bob", "note": "no"},
+                     headers=headers(app, "bob"))
     assert other.status_code == 409 and other.json()["code"] == "proposal.already_decided"
     trail = [a["action"] for a in http.get("/audit", params={"entity": "proposal", "entity_id": pid}).json()]
     assert "proposal.executed" in trail
@@ -164,7 +169,8 @@ def test_an_edited_proposal_runs_with_the_person_s_params_and_a_rejected_one_cha
     rejected = http.post(f"/proposals/{cancel['proposal_id']}/reject", json={"actor": "ana", "note": "not asked"})
     assert rejected.status_code == 200 and rejected.json()["status"] == "rejected"
     assert order_status(http, order_id) == "allocated"
-    late = http.post(f"/proposals/{cancel['proposal_id']}/approve", json={"actor": "bob"})
+    late = http.post(f"/proposals/{cancel['proposal_id']}/approve", json={"actor": "bob"},
+                     headers=headers(app, "bob"))
     assert late.status_code == 409 and late.json()["code"] == "proposal.already_decided"
     assert order_status(http, order_id) == "allocated"
 
@@ -172,22 +178,24 @@ def test_an_edited_proposal_runs_with_the_person_s_params_and_a_rejected_one_cha
 # -- policy and signals ------------------------------------------------------------------------------
 
 def test_the_policy_is_read_changed_and_a_bad_one_refused(client: Client) -> None:
-    http, _ = client
+    http, app = client
     before = http.get("/exceptions/policy").json()
     changed = http.put("/exceptions/policy", json={"settings": {"price_tolerance_pct": 3}, "actor": "lead",
                                                     "note": "peak"})
     assert changed.status_code == 200, changed.text
     now = http.get("/exceptions/policy").json()
     assert now["price_tolerance_pct"] == 3 and now["version"] > before["version"]
-    refused = http.put("/exceptions/policy", json={"settings": {"price_tolerance_pct": -1}, "actor": "lead"})
+    refused = http.put("/exceptions/policy", json={"settings": {"price_tolerance_pct": -1}, "actor": "lead"},
+                     headers=headers(app, "lead"))
     assert refused.status_code == 422 and refused.json()["problems"][0]["field"].startswith("settings")
-    unknown = http.put("/exceptions/policy", json={"settings": {"launch": True}, "actor": "lead"})
+    unknown = http.put("/exceptions/policy", json={"settings": {"launch": True}, "actor": "lead"},
+                     headers=headers(app, "lead"))
     assert unknown.status_code == 422
     assert http.get("/exceptions/policy").json() == now
 
 
 def test_a_declined_payment_holds_the_order_and_an_authorisation_releases_it(client: Client) -> None:
-    http, _ = client
+    http, _app = client
     order_id = place(http, "W-1")
     declined = http.post(f"/orders/{order_id}/payment-signal",
                          json={"status": "declined", "fraud_score": 0.1, "reference": "pay-1"})
@@ -201,7 +209,7 @@ def test_a_declined_payment_holds_the_order_and_an_authorisation_releases_it(cli
 
 
 def test_a_short_pick_re_routes_the_order(client: Client) -> None:
-    http, _ = client
+    http, _app = client
     order_id = place(http, "W-1")
     node = http.get(f"/orders/{order_id}").json()["reservations"][0]["node"]
     picked = http.post(f"/orders/{order_id}/short-pick", json={"node": node, "line_no": 1, "short": 2,
@@ -272,8 +280,6 @@ BIG = "x" * 20_000
 
 @pytest.mark.parametrize(("path", "body", "field"), [
     ("resolve", {"action": "launch_rockets", "actor": "ana"}, "action"),
-    ("resolve", {"action": "accept"}, "actor"),
-    ("resolve", {"action": "accept", "actor": ""}, "actor"),
     ("resolve", {"action": "accept", "actor": "a" * 101}, "actor"),
     ("resolve", {"action": "accept", "actor": "ana", "note": BIG}, "note"),
     ("resolve", {"action": "accept", "actor": "ana", "params": "ship_to"}, "params"),
@@ -284,7 +290,6 @@ BIG = "x" * 20_000
     ("resolve", {"action": "correct_address", "actor": "ana", "params": {"ship_to": "Reno"}}, "params.ship_to"),
     ("resolve", {"action": "DROP TABLE orders; --", "actor": "ana"}, "action"),
     ("dismiss", {"actor": "ana", "note": "x", "status": "resolved"}, "status"),
-    ("dismiss", {"note": "x"}, "actor"),
     ("reverse", {"actor": 5, "note": "x"}, "actor"),
     ("assign", {"actor": "lead"}, "assignee"),
     ("assign", {"assignee": "a" * 500, "actor": "lead"}, "assignee"),
@@ -319,7 +324,7 @@ def test_bad_decisions_are_422_naming_the_field_and_change_nothing(client: Clien
 ])
 def test_bad_filters_are_422_naming_the_parameter(client: Client, path: str, params: dict[str, Any],
                                                   field: str) -> None:
-    http, _ = client
+    http, _app = client
     response = http.get(path, params=params)
     assert response.status_code == 422, response.text
     assert [p["field"] for p in response.json()["problems"]] == [field]
@@ -327,7 +332,6 @@ def test_bad_filters_are_422_naming_the_parameter(client: Client, path: str, par
 
 @pytest.mark.parametrize(("path", "body", "field"), [
     ("/exceptions/policy", {"settings": {}, "actor": "lead"}, "settings"),
-    ("/exceptions/policy", {"settings": {"price_tolerance_pct": 3}}, "actor"),
     ("/exceptions/policy", {"settings": {"x": BIG}, "actor": "lead"}, "settings"),
     ("/exceptions/policy", {"settings": [1, 2], "actor": "lead"}, "settings"),
     ("/exceptions/policy", {"settings": {"auto_reroute": "yes"}, "actor": "lead"}, "settings.auto_reroute"),

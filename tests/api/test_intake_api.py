@@ -18,6 +18,7 @@ from engine.domain import commands as c
 from engine.domain.channels import ChannelKind
 from engine.domain.customers import Tier
 from tests.agents.test_intake_agent import ORDER, email, extraction
+from tests.auth import headers
 from tests.integration.helpers import StepClock
 from tests.integration.test_routing_service import build
 
@@ -32,7 +33,7 @@ def client(database_url: str) -> Iterator[tuple[TestClient, App, ScriptedChatMod
     app.bus.handle(c.UpsertAccount(code="ACC-LAKE", name="Lakeshore", tier=Tier.GOLD, price_list_code="PL-LAKE",
                                    credit_limit=Decimal("50000"), email_domains=("lakeshorehome.example",)))
     model = ScriptedChatModel()
-    with TestClient(create_api(app, intake_model=model)) as http:
+    with TestClient(create_api(app, intake_model=model, background_seconds=0), headers=headers(app)) as http:
         yield http, app, model
     app.close()
 

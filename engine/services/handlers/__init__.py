@@ -6,7 +6,7 @@ from collections.abc import Callable
 from typing import Any
 
 from engine.domain import commands as c
-from engine.services.handlers import catalog_xref, exceptions, intake, inventory, master_data, orders, routing
+from engine.services.handlers import catalog_xref, exceptions, intake, inventory, master_data, orders, routing, tracking
 from engine.services.unit_of_work import AbstractUnitOfWork
 
 Handler = Callable[[Any, AbstractUnitOfWork], Any]
@@ -38,6 +38,7 @@ COMMAND_HANDLERS: dict[type[c.Command], Handler] = {
     c.ReleaseOrderToFulfillment: orders.release_to_fulfillment,
     c.RecordShipment: orders.record_shipment,
     c.MarkDelivered: orders.mark_delivered,
+    c.RecordTracking: tracking.record_tracking,
     c.CancelOrder: orders.cancel_order,
     c.HoldOrder: orders.hold_order,
     c.FlagOrderException: orders.flag_exception,

@@ -1,0 +1,1 @@
+"""The customer assistant: order status, delivery dates, address changes and returns, for the signed-in caller."""

@@ -1,0 +1,123 @@
+"""What the customer assistant may read and propose, always as the signed-in customer or buyer.
+
+Every method starts from the caller's own orders (by customer id, or by account for a buyer) and never
+looks an order up by an id alone: an id, external reference or email address that is not one of the caller's
+orders gets the same "not among your orders" answer whether it exists or not.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+from engine.domain.access import Principal, Role
+from engine.domain.orders import OrderStatus
+from engine.services.unit_of_work import AbstractUnitOfWork
+
+CHANGEABLE = frozenset({OrderStatus.RECEIVED, OrderStatus.VALIDATED, OrderStatus.ALLOCATED, OrderStatus.ON_HOLD,
+                        OrderStatus.EXCEPTION})
+RETURN_WINDOW_DAYS = 30
+NOT_YOURS = {"error": "not_found", "message": "I can't find that order among yours."}
+
+
+class CustomerApp(Protocol):
+    def uow(self, *, readonly: bool = False) -> AbstractUnitOfWork: ...
+
+    @property
+    def tracking(self) -> Any: ...
+
+    @property
+    def exceptions(self) -> Any: ...
+
+
+class CustomerTools:
+    def __init__(self, app: CustomerApp, principal: Principal) -> None:
+        if principal.role not in (Role.CUSTOMER, Role.BUYER):
+            raise PermissionError("the customer assistant serves customers and buyers")
+        self.app = app
+        self.principal = principal
+
+    def _own_ids(self, uow: AbstractUnitOfWork, limit: int = 200) -> list[str]:
+        p = self.principal
+        if p.role is Role.CUSTOMER and p.customer_id:
+            return uow.orders.list_ids(customer_id=p.customer_id, limit=limit)
+        if p.role is Role.BUYER and p.account_code:
+            return uow.orders.list_ids(account_code=p.account_code, limit=limit)
+        return []
+
+    def _resolve(self, uow: AbstractUnitOfWork, ref: str | None) -> str | None:
+        """One of the caller's orders by its id or the caller's own reference; the latest when none is named."""
+        own = self._own_ids(uow)
+        if ref is None:
+            return own[0] if own else None
+        ref = ref.strip().lstrip("#")
+        if ref in own:
+            return ref
+        for oid in own:
+            order = uow.orders.get(oid)
+            if order is not None and order.external_id.lower() == ref.lower():
+                return oid
+        return None
+
+    def my_orders(self, limit: int = 5) -> dict[str, Any]:
+        with self.app.uow(readonly=True) as uow:
+            out = []
+            for oid in self._own_ids(uow, limit):
+                order = uow.orders.get(oid)
+                if order is not None:
+                    out.append({"order_id": oid, "reference": order.external_id, "status": order.status.value,
+                                "placed_at": order.placed_at.date().isoformat()})
+        return {"orders": out}
+
+    def order_status(self, ref: str | None) -> dict[str, Any]:
+        with self.app.uow(readonly=True) as uow:
+            oid = self._resolve(uow, ref)
+            if oid is None:
+                return dict(NOT_YOURS) if ref else {"error": "none", "message": "I don't see any orders yet."}
+            tracking: dict[str, Any] = self.app.tracking.order_tracking(uow, oid)
+            order = uow.orders.get(oid)
+            assert order is not None
+            tracking["reference"] = order.external_id
+            tracking["ship_to_city"] = order.ship_to.city
+            return tracking
+
+    def propose_address_change(self, ref: str | None, ship_to: dict[str, str] | None) -> dict[str, Any]:
+        with self.app.uow(readonly=True) as uow:
+            oid = self._resolve(uow, ref)
+            order = uow.orders.get(oid) if oid else None
+        if order is None:
+            return dict(NOT_YOURS) if ref else {"error": "none", "message": "I don't see any orders yet."}
+        if order.status not in CHANGEABLE:
+            return {"error": "too_late", "order_id": order.order_id, "status": order.status.value,
+                    "message": f"order {order.order_id} is already {order.status.value.replace('_', ' ')}, so the "
+                               "address can no longer be changed."}
+        if not ship_to:
+            return {"error": "need_address", "order_id": order.order_id,
+                    "message": "Which address should it go to? Please give street, city, state and ZIP."}
+        new = {**order.ship_to.to_dict(), **ship_to}
+        proposal = self.app.exceptions.propose(
+            "correct_address", {"ship_to": new}, f"customer asked to ship to {ship_to.get('line1', '')}, "
+            f"{ship_to.get('city', '')} {ship_to.get('postal_code', '')}".strip(), f"customer:{self.principal.name}",
+            order_id=order.order_id)
+        return {"order_id": order.order_id, "proposal_id": proposal["proposal_id"], "ship_to": new}
+
+    def propose_return(self, ref: str | None, reason: str) -> dict[str, Any]:
+        with self.app.uow(readonly=True) as uow:
+            oid = self._resolve(uow, ref)
+            order = uow.orders.get(oid) if oid else None
+            now = uow.now()
+        if order is None:
+            return dict(NOT_YOURS) if ref else {"error": "none", "message": "I don't see any orders yet."}
+        if order.status is not OrderStatus.DELIVERED and not order.any_shipped:
+            return {"error": "not_shipped", "order_id": order.order_id, "status": order.status.value,
+                    "message": f"order {order.order_id} hasn't shipped yet; I can ask for it to be cancelled "
+                               "instead if you like."}
+        delivered = next((h.at for h in reversed(order.history) if h.to_status is OrderStatus.DELIVERED), None)
+        if delivered is not None and (now - delivered).days > RETURN_WINDOW_DAYS:
+            return {"error": "window", "order_id": order.order_id,
+                    "message": f"order {order.order_id} was delivered on {delivered.date().isoformat()}, more than "
+                               f"{RETURN_WINDOW_DAYS} days ago, which is outside the return window."}
+        lines = [{"line_no": ln.line_no, "sku": ln.sku, "quantity": ln.shipped} for ln in order.lines if ln.shipped]
+        proposal = self.app.exceptions.propose("start_return", {"lines": lines, "reason": reason[:200]},
+                                               f"customer asked to return: {reason[:200]}",
+                                               f"customer:{self.principal.name}", order_id=order.order_id)
+        return {"order_id": order.order_id, "proposal_id": proposal["proposal_id"], "lines": lines}

@@ -81,6 +81,7 @@ class TrackingDesk:
         """One carrier webhook call: verify, parse, record, act on delays."""
         with self.uow_factory(readonly=True) as uow:
             known = isinstance(carrier, str) and len(carrier) <= 32 and uow.master.carrier_exists(carrier)
+            now = uow.now()
         if not known:  # the same answer as a bad signature: nothing about which carriers exist
             raise e.BadSignature("the webhook signature is missing, malformed, stale or wrong")
         verify(self.secret_for(carrier), body, signature)
@@ -92,7 +93,7 @@ class TrackingDesk:
         except (ValueError, UnicodeDecodeError):
             raise e.ValidationFailed("the webhook body is not JSON", problems=[e.Problem(
                 "tracking.body_invalid", "body", "not valid JSON", "send a JSON object")]) from None
-        return self.record(carrier, parse_webhook(carrier, payload))
+        return self.record(carrier, parse_webhook(carrier, payload, now=now))
 
     def record(self, carrier: str, updates: list[Any]) -> dict[str, Any]:
         result: dict[str, Any] = self.handle(c.RecordTracking(carrier=carrier, updates=tuple(updates)))

@@ -882,6 +882,8 @@ def serve(ctx: typer.Context,
         console = _out()
         console.print(Text.assemble(("Orderloom API ", "bold"), f"on http://{host}:{port} (docs at /docs) over ",
                                     clean(_safe_url(str(application.engine.url)))))
+        console.print("Every endpoint but /health and /docs needs a key: create one with "
+                      "`orderloom access create --name you --role ops_admin` and send it as X-API-Key.")
         uvicorn.run(create_api(application), host=host, port=port, log_level="warning")
 
 
@@ -984,6 +986,73 @@ def intake_edi(ctx: typer.Context, path: str,
     _echo_json(out)
     if rejected:
         raise typer.Exit(EXIT_ERROR)
+
+
+access_app = typer.Typer(help="Access: API keys for people and systems (shown once, stored hashed).",
+                         no_args_is_help=True)
+app.add_typer(access_app, name="access")
+
+
+@access_app.command("create")
+def access_create(ctx: typer.Context, name: Annotated[str, typer.Option("--name")],
+                  role: Annotated[str, typer.Option("--role", help="ops, ops_admin, customer, buyer, integration")],
+                  customer_id: Annotated[str | None, typer.Option("--customer-id")] = None,
+                  account: Annotated[str | None, typer.Option("--account")] = None,
+                  scope: Annotated[str | None, typer.Option("--scope", help="channel:web, node:DC-EAST, carrier:NPX")]
+                  = None, as_json: JsonFlag = False) -> None:
+    """Create a principal and its first API key. The key is printed once; only its hash is kept."""
+    with _running(ctx) as application:
+        try:
+            issued = application.access.create_principal(name=name, role=role, customer_id=customer_id,
+                                                         account_code=account, scope=scope, created_by="cli")
+        except e.OrderloomError as err:
+            raise _report_error(err) from None
+    if as_json:
+        _echo_json(issued.to_dict())
+        return
+    _out().print(Text.assemble((f"{issued.principal.role.value} key for {clean(name)}: ", "bold"), issued.key))
+    _out().print("Send it as `X-API-Key: <key>` or exchange it at /oauth/token (client_id "
+                 f"{issued.key_id}). It is not shown again.")
+
+
+@access_app.command("list")
+def access_list(ctx: typer.Context, as_json: JsonFlag = False) -> None:
+    """Principals and their keys (ids only, never secrets)."""
+    with _running(ctx) as application:
+        rows = application.access.principals()
+    if as_json:
+        _echo_json(rows)
+        return
+    table = Table(title="Principals", title_justify="left")
+    for col in ("id", "name", "role", "bound to", "keys", "revoked"):
+        table.add_column(col)
+    for r in rows:
+        bound = r["customer_id"] or r["account_code"] or r["scope"] or ""
+        keys = ", ".join(k["key_id"] + (" (revoked)" if k["revoked"] else "") for k in r["keys"])
+        table.add_row(r["principal_id"], clean(r["name"]), r["role"], clean(bound), keys, "yes" if r["revoked"] else "")
+    _out().print(table)
+
+
+@access_app.command("revoke")
+def access_revoke(ctx: typer.Context, key_id: str) -> None:
+    """Revoke one API key (and every bearer token its principal holds)."""
+    with _running(ctx) as application:
+        done = application.access.revoke_key(key_id)
+    _out().print(f"key {clean(key_id)} {'revoked' if done else 'was not active'}")
+
+
+@access_app.command("webhook-secret")
+def access_webhook_secret(ctx: typer.Context, carrier: str) -> None:
+    """The signing secret to give a carrier for its tracking webhook (derived from the master secret)."""
+    with _running(ctx) as application:
+        if not application.engine or not _carrier_known(application, carrier):
+            raise _fail(Text(f"unknown carrier {clean(carrier)}"))
+        _out().print(application.tracking.secret_for(carrier))
+
+
+def _carrier_known(application: App, carrier: str) -> bool:
+    with application.uow(readonly=True) as uow:
+        return len(carrier) <= 32 and uow.master.carrier_exists(carrier)
 
 
 def main() -> None:

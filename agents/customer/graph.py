@@ -21,6 +21,7 @@ from typing import Any, TypedDict
 
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import HumanMessage, SystemMessage
+from langchain_core.runnables import RunnableConfig
 from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.graph import END, START, StateGraph
 
@@ -85,7 +86,7 @@ class CustomerAssistant:
     def ask(self, principal: Principal, thread_id: str, message: str) -> CustomerReply:
         who = {"principal_id": principal.principal_id, "name": principal.name, "role": principal.role.value,
                "customer_id": principal.customer_id, "account_code": principal.account_code, "scope": principal.scope}
-        config = {"configurable": {"thread_id": thread_id, "caller": who}}
+        config: RunnableConfig = {"configurable": {"thread_id": thread_id, "caller": who}}
         state = self.graph.invoke({"message": message}, config)
         return CustomerReply(state.get("answer", ""), state.get("intent", {}), state.get("data", {}))
 
@@ -124,8 +125,8 @@ class CustomerAssistant:
             intent = intent.model_copy(update={"order_ref": context["order_id"]})
         return {"message": message, "intent": intent.model_dump(), "source": source, "data": {}, "answer": ""}
 
-    def _lookup(self, state: CustomerState, config: Any) -> CustomerState:
-        who = dict(config["configurable"]["caller"])
+    def _lookup(self, state: CustomerState, config: RunnableConfig) -> CustomerState:
+        who = dict((config.get("configurable") or {})["caller"])
         principal = Principal(**{**who, "role": Role(who["role"])})
         tools = CustomerTools(self.app, principal)
         i = state["intent"]

@@ -6,7 +6,8 @@ import re
 
 from agents.customer.schema import CustomerIntent
 
-_ADDRESS = re.compile(r"(?P<line1>\d+[A-Za-z]?\s+[A-Za-z0-9 .'#-]{2,80}?),\s*(?P<city>[A-Za-z .'-]{2,60}),\s*"
+_ADDRESS = re.compile(r"(?:\bto|:|^)\s*(?P<line1>\d+[A-Za-z]?\s+[A-Za-z0-9 .'#-]{2,80}?),\s*"
+                      r"(?P<city>[A-Za-z .'-]{2,60}),\s*"
                       r"(?P<state>[A-Z]{2})\s+(?P<postal_code>\d{5}(?:-\d{4})?)\b")
 _ORDER_NUMBER = re.compile(r"(?:order|#|no\.?|number)\s*#?\s*([A-Za-z0-9][A-Za-z0-9-]{0,39})", re.I)
 _BARE = re.compile(r"(?<![\w@.-])(#?\d{1,12}|[A-Z]{1,6}-[A-Z0-9-]{1,30})(?![\w@-])")
@@ -23,7 +24,7 @@ def parse_address(message: str) -> dict[str, str] | None:
 def order_refs(message: str) -> list[str]:
     """Order numbers or references named in the message, in order (ZIP codes of an address left out)."""
     address = _ADDRESS.search(message)
-    text = message[:address.start()] + message[address.end():] if address else message
+    text = message[:address.start("line1")] + message[address.end():] if address else message
     refs = [r for r in _ORDER_NUMBER.findall(text) if not _WORDS.match(r) and any(ch.isdigit() for ch in r)]
     refs += [r.lstrip("#") for r in _BARE.findall(text)]
     seen: list[str] = []

@@ -120,7 +120,7 @@ def test_a_customer_is_refused_everything_that_is_not_theirs(world: tuple[TestCl
     # Her own order: yes. Bea's, by id, by guessing every id, and a made-up one: the same 403, no detail.
     assert http.get(f"/orders/{ids['a']}", headers=ann).json()["order_id"] == ids["a"]
     refusals = set()
-    for guess in [ids["b"], *map(str, range(0, 40)), "W-B1", "bea@example.com", "1 OR 1=1", "../1"]:
+    for guess in [ids["b"], *map(str, range(40)), "W-B1", "bea@example.com", "1 OR 1=1", "../1"]:
         if guess == ids["a"]:
             continue
         for path in (f"/orders/{guess}", f"/orders/{guess}/tracking", f"/intake/orders/{guess}/invoice"):

@@ -66,6 +66,10 @@ def test_a_touchless_email_becomes_a_routed_order_once(client: tuple[TestClient,
     assert orders(app) == 1
     listed = http.get("/intake/documents", params={"status": "needs_review"}).json()
     assert [d["document_id"] for d in listed] == [resent["document_id"]]
+    # The buyer gets one acknowledgement for the order, however often the email came.
+    acks = [n for n in http.get("/notifications").json() if n["kind"] == "order_acknowledged"]
+    assert len(acks) == 1 and acks[0]["order_id"] == body["order_id"] and "PO-7781" in acks[0]["body"]
+    assert acks[0]["audience"] == "b2b" and acks[0]["status"] == "pending"
 
 
 def test_a_doubtful_email_waits_for_review_with_the_field(client: tuple[TestClient, App, ScriptedChatModel]) -> None:
@@ -80,6 +84,15 @@ def test_a_doubtful_email_waits_for_review_with_the_field(client: tuple[TestClie
     assert len(queued) == 1 and queued[0]["type"] == "intake" and queued[0]["channel"] == "email"
     assert queued[0]["recommendation"]["action"] == "review_document"
     assert "po_number" in queued[0]["recommendation"]["summary"]
+    # A clarification question to the sender is drafted, and waits for a person before it is sent.
+    waiting = http.get("/notifications", params={"status": "awaiting_approval"}).json()
+    assert len(waiting) == 1 and waiting[0]["kind"] == "clarification" and "po_number" in waiting[0]["body"]
+    assert app.notifications.deliver_due().sent == 0
+    edited = http.post(f"/notifications/{waiting[0]['notification_id']}/decision",
+                       json={"decision": "edit", "body": "Which PO number should we use?"})
+    assert edited.status_code == 200 and edited.json()["status"] == "pending", edited.text
+    again = http.post(f"/notifications/{waiting[0]['notification_id']}/decision", json={"decision": "approve"})
+    assert again.status_code == 409
 
 
 def test_a_question_goes_to_the_ops_desk(client: tuple[TestClient, App, ScriptedChatModel]) -> None:

@@ -19,6 +19,7 @@ from engine.domain.customers import Tier
 from engine.intake.x12_850 import read_purchase_orders
 from engine.intake.x12_out import InvoiceItem, ShippedItem, invoice, ship_notice
 from engine.intake.x12_reader import read_x12
+from tests.auth import headers
 from tests.integration.helpers import StepClock
 from tests.integration.test_routing_service import build
 
@@ -109,7 +110,7 @@ def test_one_bad_set_is_refused_alone(edi_app: App) -> None:
 
 
 def test_corrupt_interchanges_are_refused_over_http_with_the_segment(edi_app: App) -> None:
-    with TestClient(create_api(edi_app)) as http:
+    with TestClient(create_api(edi_app, background_seconds=0), headers=headers(edi_app)) as http:
         good = http.post("/intake/edi", content=interchange(control="000000105"))
         assert good.status_code == 201 and good.json()["orders"][0]["status"] == "accepted"
         for raw in (b"", b"not edi at all", interchange(control="000000106").replace(b"IEA*1*000000106",
@@ -183,7 +184,7 @@ def test_ship_notice_and_invoice_for_a_shipped_edi_order(edi_app: App) -> None:
     edi_app.bus.handle(c.ReleaseOrderToFulfillment(order_id=order_id))
     edi_app.bus.handle(c.RecordShipment(order_id=order_id, node="DC-EAST", carrier="CAR", tracking_number="1Z42",
                                         shipment_id="SHP-42", lines=(c.ShipmentLine(1, 12), c.ShipmentLine(2, 3))))
-    with TestClient(create_api(edi_app)) as http:
+    with TestClient(create_api(edi_app, background_seconds=0), headers=headers(edi_app)) as http:
         asn = http.get(f"/intake/orders/{order_id}/ship-notice/SHP-42")
         bill = http.get(f"/intake/orders/{order_id}/invoice")
         assert asn.status_code == 200 and bill.status_code == 200

@@ -27,7 +27,7 @@ from typing import Any
 from engine.adapters.outbox import OutboxMessage, OutboxRelay
 from engine.domain.notifications import NotificationKind as K
 from engine.domain.orders import Order
-from engine.services.routing import promised_delivery
+from engine.services.delivery_dates import promised_delivery
 
 EVENTS = ("order.routed", "order.shipment_recorded", "order.delayed", "order.status_changed", "exception.closed",
           "intake.document_settled")

@@ -54,9 +54,9 @@ from engine.intake.x12_out import (
     ship_notice,
 )
 from engine.intake.x12_writer import functional_ack
+from engine.services.delivery_dates import expected_delivery
 from engine.services.handlers.orders import list_price
 from engine.services.intake import IntakeDesk, IntakeOutcome
-from engine.services.routing import expected_delivery
 from engine.services.unit_of_work import AbstractUnitOfWork
 
 PACK_UNITS = {"CA", "CS", "BX", "PK", "CT"}

@@ -47,10 +47,11 @@ from engine.exceptions.detect import (
     ship_to_key,
 )
 from engine.routing.promise import PromiseCalendar
+from engine.services.delivery_dates import DEFAULT_CALENDAR, expected_delivery
 from engine.services.handlers.exceptions import policy as active_resolution_policy
 from engine.services.handlers.orders import list_price
 from engine.services.ports import OrderFact
-from engine.services.routing import DEFAULT_CALENDAR, OrderRouter, RouteOutcome, destination_prefix, expected_delivery
+from engine.services.routing import OrderRouter, RouteOutcome, destination_prefix
 from engine.services.unit_of_work import AbstractUnitOfWork
 
 log = logging.getLogger(__name__)

@@ -64,6 +64,7 @@ from engine.routing.instance import (
 )
 from engine.routing.promise import PromiseCalendar
 from engine.routing.solver import SourcingSolver
+from engine.services.delivery_dates import DEFAULT_CALENDAR
 from engine.services.handlers.checks import new_id
 from engine.services.handlers.routing import policy_from_record
 from engine.services.unit_of_work import AbstractUnitOfWork
@@ -71,7 +72,6 @@ from engine.services.unit_of_work import AbstractUnitOfWork
 log = logging.getLogger(__name__)
 
 B2B_KINDS = (ChannelKind.B2B_EDI, ChannelKind.EMAIL)
-DEFAULT_CALENDAR = PromiseCalendar()
 NODE_TYPE_PRIORITY = {"warehouse": 0, "3pl": 1, "store": 2}
 # Commit failures that mean "the world moved under the decision": decide again on fresh data.
 RACE_CODES = frozenset({e.InsufficientStock.code, e.ChannelCapExceeded.code, e.NodeCapacityExceeded.code,
@@ -530,27 +530,3 @@ def shadow_summary(uow: AbstractUnitOfWork, limit: int = 1000) -> ShadowSummary:
                            "saving_pct": round(100 * (theirs - ours) / theirs, 2) if theirs else 0.0,
                            "unserved_by_baseline": len(placed) - len(both)}
     return ShadowSummary(len(placed), sum(d.cost or 0.0 for d in placed), baselines)
-
-
-def expected_delivery(uow: AbstractUnitOfWork, decision: RoutingDecision, *,
-                      calendar: PromiseCalendar = DEFAULT_CALENDAR) -> date | None:
-    """When the order routed by `decision` should arrive: per shipment, the node's ship day (cutoff in its
-    zone, the carrier calendar) plus the chosen service's transit days; the latest shipment counts."""
-    latest: date | None = None
-    for shipment in decision.explanation.get("shipments", []):
-        node = uow.master.get_node(str(shipment.get("node")))
-        if node is None:
-            return None
-        local = decision.created_at.astimezone(ZoneInfo(node.timezone))
-        ships = local.date() if calendar.is_pickup_day(local.date()) and local.time() < node.cutoff_local \
-            else calendar.next_pickup_day(local.date())
-        arrives = calendar.add_transit(ships, int(shipment.get("transit_days", 0)))
-        latest = arrives if latest is None or arrives > latest else latest
-    return latest
-
-
-def promised_delivery(uow: AbstractUnitOfWork, order_id: str, *,
-                      calendar: PromiseCalendar = DEFAULT_CALENDAR) -> date | None:
-    """The delivery date the engine committed to for the order: its last committed routing decision's."""
-    committed = [d for d in uow.routing.decisions(order_id) if d.outcome is DecisionOutcome.COMMITTED]
-    return expected_delivery(uow, committed[-1], calendar=calendar) if committed else None

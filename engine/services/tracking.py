@@ -27,8 +27,8 @@ from engine.domain import commands as c
 from engine.domain import errors as e
 from engine.domain.exceptions import Action, ExceptionType, Flag, Recommendation
 from engine.domain.tracking import CUSTOMER_WORDS, TrackingStatus, parse_webhook
+from engine.services.delivery_dates import promised_delivery
 from engine.services.exceptions import ExceptionDesk
-from engine.services.routing import promised_delivery
 from engine.services.unit_of_work import AbstractUnitOfWork
 
 UowFactory = Callable[..., AbstractUnitOfWork]

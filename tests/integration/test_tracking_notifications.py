@@ -23,7 +23,7 @@ from engine.bootstrap import App, bootstrap
 from engine.domain import commands as c
 from engine.domain.access import Principal, Role
 from engine.domain.tracking import carrier_payload, parse_webhook
-from engine.services.routing import promised_delivery
+from engine.services.delivery_dates import promised_delivery
 from engine.services.tracking import SIGNATURE_HEADER, sign
 from tests.auth import headers
 from tests.integration.helpers import StepClock

@@ -15,6 +15,7 @@ from engine.domain import commands as c
 from engine.domain.events import OrderDelayed, OrderDelivered, OrderStatusChanged, TrackingRecorded
 from engine.domain.orders import OrderStatus
 from engine.domain.tracking import TROUBLE, TrackingStatus
+from engine.services.delivery_dates import promised_delivery
 from engine.services.unit_of_work import AbstractUnitOfWork
 
 MOVING = frozenset({TrackingStatus.PICKED_UP, TrackingStatus.IN_TRANSIT, TrackingStatus.OUT_FOR_DELIVERY,
@@ -22,8 +23,6 @@ MOVING = frozenset({TrackingStatus.PICKED_UP, TrackingStatus.IN_TRANSIT, Trackin
 
 
 def record_tracking(cmd: c.RecordTracking, uow: AbstractUnitOfWork) -> dict[str, Any]:
-    from engine.services.routing import promised_delivery  # routing imports the handlers package
-
     recorded: list[dict[str, Any]] = []
     delays: list[dict[str, Any]] = []
     duplicates, unmatched = 0, []

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import enum
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import time
+from typing import Any
 
 
 class NodeType(enum.StrEnum):
@@ -60,3 +62,22 @@ class Lane:
     zone: int
     transit_days: int
     on_time_probability: float | None = None  # None keeps the stored value (0.95 for a new lane)
+
+
+@dataclass(frozen=True)
+class CarrierEffects:
+    """What active carrier incidents do to one destination: carriers left out, extra transit days."""
+
+    out: frozenset[str]
+    delay_days: dict[str, int]
+
+
+def incident_effects(incidents: Iterable[Mapping[str, Any]], dest_prefix: str) -> CarrierEffects:
+    """The one reading of carrier incidents that routing and the checkout promise share: an outage into the
+    destination (or everywhere) leaves the carrier out; a delay adds its days, the largest one counting."""
+    here = [i for i in incidents if not i["dest_prefixes"] or dest_prefix in i["dest_prefixes"]]
+    delay: dict[str, int] = {}
+    for i in here:
+        if i["kind"] == "delay":
+            delay[i["carrier"]] = max(delay.get(i["carrier"], 0), int(i["delay_days"]))
+    return CarrierEffects(frozenset(i["carrier"] for i in here if i["kind"] == "outage"), delay)

@@ -33,7 +33,7 @@ from engine.domain.catalog import is_valid_sku_code
 from engine.domain.channels import ChannelCap, ChannelKind
 from engine.domain.errors import Problem
 from engine.domain.events import Event, MasterDataChanged
-from engine.domain.network import FulfillmentNode, ServiceLevel
+from engine.domain.network import FulfillmentNode, ServiceLevel, incident_effects
 from engine.routing.promise import (
     Promise,
     PromiseCalendar,
@@ -268,18 +268,12 @@ class DeliveryPromiser:
 
 
 def _with_incidents(lanes: list[PromiseLane], incidents: Sequence[Mapping[str, Any]], prefix: str) -> list[PromiseLane]:
-    """Carrier incidents into this destination, as routing applies them: an outage takes the carrier's lanes
-    out, a delay (reported, or detected from tracking) adds its days to the transit."""
-    here = [i for i in incidents if not i["dest_prefixes"] or prefix in i["dest_prefixes"]]
-    if not here:
+    """Carrier incidents into this destination, read as routing reads them (`incident_effects`)."""
+    effects = incident_effects(incidents, prefix)
+    if not effects.out and not effects.delay_days:
         return lanes
-    out = {i["carrier"] for i in here if i["kind"] == "outage"}
-    delay: dict[str, int] = {}
-    for i in here:
-        if i["kind"] == "delay":
-            delay[i["carrier"]] = max(delay.get(i["carrier"], 0), int(i["delay_days"]))
-    return [lane.model_copy(update={"transit_days": lane.transit_days + delay.get(lane.carrier, 0)})
-            for lane in lanes if lane.carrier not in out]
+    return [lane.model_copy(update={"transit_days": lane.transit_days + effects.delay_days.get(lane.carrier, 0)})
+            for lane in lanes if lane.carrier not in effects.out]
 
 
 def _cap_limits(caps: Mapping[str, ChannelCap], now: datetime) -> dict[str, int]:

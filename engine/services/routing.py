@@ -42,6 +42,7 @@ from engine.domain import commands as c
 from engine.domain import errors as e
 from engine.domain.channels import ChannelKind
 from engine.domain.inventory import ReservationStatus
+from engine.domain.network import incident_effects
 from engine.domain.orders import Order, OrderStatus
 from engine.domain.routing import DecisionKind, DecisionOutcome, RoutingDecision
 from engine.routing.baselines import fixed_priority, nearest_with_stock
@@ -201,13 +202,9 @@ def build_context(uow: AbstractUnitOfWork, order: Order, policy: RoutingPolicy, 
             line_no=None, constraint="destination",
             detail=f"no carrier lanes for {order.ship_to.country} postal code {order.ship_to.postal_code!r}"))
     else:
-        incidents = [i for i in uow.exceptions.active_incidents()
-                     if not i["dest_prefixes"] or prefix in i["dest_prefixes"]]
-        out = {i["carrier"] for i in incidents if i["kind"] == "outage"} | set(avoid_carriers)
-        delay: dict[str, int] = {}
-        for i in incidents:
-            if i["kind"] == "delay":
-                delay[i["carrier"]] = max(delay.get(i["carrier"], 0), int(i["delay_days"]))
+        effects = incident_effects(uow.exceptions.active_incidents(), prefix)
+        out = set(effects.out) | set(avoid_carriers)
+        delay = effects.delay_days
         for carrier in sorted(out):
             notes.append(f"carrier {carrier} left out: "
                          f"{'asked to avoid' if carrier in avoid_carriers else 'outage reported'}")

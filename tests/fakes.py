@@ -20,6 +20,7 @@ They mirror the SQL adapters in engine/adapters/ statement by statement:
 from __future__ import annotations
 
 import copy
+import dataclasses
 import json
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
@@ -51,6 +52,8 @@ from engine.services.ports import (
     RoutingRepository,
     ShipmentRecord,
     StoredResponse,
+    TrackingRecord,
+    TrackingRepository,
 )
 from engine.services.unit_of_work import AbstractUnitOfWork, OutboxWriter
 
@@ -202,6 +205,7 @@ class FakeState:
     policies: dict[int, PolicyRecord] = field(default_factory=dict)
     decisions: list[RoutingDecision] = field(default_factory=list)
     audit: list[AuditEntry] = field(default_factory=list)
+    scans: list[TrackingRecord] = field(default_factory=list)
 
 
 class FakeStore:
@@ -807,6 +811,33 @@ class FakeClock:
         return self.start + self.offset + timedelta(microseconds=self.ticks)
 
 
+class FakeTrackingRepository(TrackingRepository):
+    def __init__(self, store: FakeStore) -> None:
+        self.s = store.state
+
+    def seen(self, carrier: str, event_key: str) -> bool:
+        raise NotImplementedError("tracking runs on the SQL adapters (tests/integration)")
+
+    def shipment_for(self, carrier: str, tracking_number: str) -> tuple[str, str] | None:
+        raise NotImplementedError("tracking runs on the SQL adapters (tests/integration)")
+
+    def add(self, update: Any, order_id: str | None, shipment_id: str | None, at: datetime) -> None:
+        raise NotImplementedError("tracking runs on the SQL adapters (tests/integration)")
+
+    def for_order(self, order_id: str) -> list[TrackingRecord]:
+        return [x for x in self.s.scans if x.order_id == order_id]
+
+    def link(self, carrier: str, tracking_number: str, order_id: str, shipment_id: str) -> int:
+        hits = [i for i, x in enumerate(self.s.scans) if x.order_id is None and x.carrier == carrier
+                and x.tracking_number == tracking_number]
+        for i in hits:
+            self.s.scans[i] = dataclasses.replace(self.s.scans[i], order_id=order_id, shipment_id=shipment_id)
+        return len(hits)
+
+    def delayed_orders(self, carrier: str, since: datetime) -> list[tuple[str, str]]:
+        raise NotImplementedError("tracking runs on the SQL adapters (tests/integration)")
+
+
 class FakeRoutingRepository(RoutingRepository):
     def __init__(self, store: FakeStore) -> None:
         self.store = store
@@ -929,6 +960,7 @@ class FakeUnitOfWork(AbstractUnitOfWork):
         self.idempotency = FakeIdempotencyRepository(self.store)
         self.outbox = FakeOutboxWriter(self.store)
         self.routing = FakeRoutingRepository(self.store)
+        self.tracking = FakeTrackingRepository(self.store)
 
     def _commit(self) -> None:
         assert self._snapshot is not None, "the unit of work is not open"

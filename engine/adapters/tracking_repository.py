@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Connection, insert, select
+from sqlalchemy import Connection, insert, select, update
 
 from engine.adapters import tables as t
 from engine.adapters.repositories import aware
@@ -51,6 +51,12 @@ class SqlTrackingRepository(TrackingRepository):
                                carrier_code=r["carrier_code"], description=r["description"], location=r["location"],
                                occurred_at=aware(r["occurred_at"]),  # type: ignore[arg-type]
                                estimated_delivery=r["estimated_delivery"]) for r in rows]
+
+    def link(self, carrier: str, tracking_number: str, order_id: str, shipment_id: str) -> int:
+        done = self.conn.execute(update(t.tracking_events).where(
+            _E.carrier == carrier, _E.tracking_number == tracking_number, _E.order_id.is_(None)
+        ).values(order_id=_int(order_id), shipment_id=shipment_id))
+        return int(done.rowcount)
 
     def delayed_orders(self, carrier: str, since: datetime) -> list[tuple[str, str]]:
         rows = self.conn.execute(

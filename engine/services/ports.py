@@ -604,6 +604,10 @@ class TrackingRepository(abc.ABC):
         """The order's scan events, oldest first."""
 
     @abc.abstractmethod
+    def link(self, carrier: str, tracking_number: str, order_id: str, shipment_id: str) -> int:
+        """Attach scans that arrived before their shipment was recorded to it; the number attached."""
+
+    @abc.abstractmethod
     def delayed_orders(self, carrier: str, since: datetime) -> list[tuple[str, str]]:
         """(order id, ship-to postal) of orders on `carrier` with a delay or trouble scan since `since`."""
 

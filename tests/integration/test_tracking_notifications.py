@@ -293,3 +293,20 @@ def test_the_maildir_is_the_embedded_default(tmp_path: Any, sqlite_url: str, mon
     got = MaildirSender(tmp_path / "mail").messages()
     assert [m["Subject"] for m in got] == ["hello"]
     app.close()
+
+
+def test_scans_that_arrive_before_the_shipment_is_recorded_join_it(world: tuple[App, Inbox, dict[str, str]]) -> None:
+    app, _, ids = world
+    now = StepClock()()
+    early = webhook(app, "TRK-EARLY", [{"event_id": "x1", "status": "label_created", "occurred_at": now},
+                                       {"event_id": "x2", "status": "picked_up", "occurred_at": now}])
+    assert early["unmatched"] == ["TRK-EARLY", "TRK-EARLY"] and early["recorded"] == 0
+    ship(app, ids["a"], "TRK-EARLY")
+    again = webhook(app, "TRK-EARLY", [{"event_id": "x2", "status": "picked_up", "occurred_at": now},
+                                       {"event_id": "x3", "status": "in_transit", "occurred_at": now}])
+    assert again["duplicates"] == 1 and again["recorded"] == 1
+    with app.uow(readonly=True) as uow:
+        view = app.tracking.order_tracking(uow, ids["a"])
+    assert [m["status"] for m in view["milestones"] if m["status"].startswith("parcel_")] == [
+        "parcel_label_created", "parcel_picked_up", "parcel_in_transit"]
+    assert view["parcels"][0]["status"] == "in_transit"

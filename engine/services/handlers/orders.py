@@ -369,6 +369,8 @@ def record_shipment(cmd: c.RecordShipment, uow: AbstractUnitOfWork) -> dict[str,
         line.allocated -= sl.quantity
     uow.orders.add_shipment(shipment_id, order.order_id, cmd.node, cmd.carrier, cmd.tracking_number,
                             [(x.line_no, x.quantity) for x in cmd.lines], uow.now())
+    if cmd.carrier and cmd.tracking_number:  # the carrier often scans the label before the warehouse reports
+        uow.tracking.link(cmd.carrier, cmd.tracking_number, order.order_id, shipment_id)
     target = OrderStatus.SHIPPED if order.fully_shipped else OrderStatus.PARTIALLY_SHIPPED
     if order.status != target:
         _transition(uow, order, target, f"shipment {shipment_id} from {cmd.node}")

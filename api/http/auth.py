@@ -19,7 +19,7 @@ from fastapi.responses import JSONResponse
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, ConfigDict, Field
 
-from api.http.deps import engine_app
+from api.http.deps import engine_app, read_body
 from engine.bootstrap import App
 from engine.domain import errors as e
 from engine.domain.access import Permission, Principal, may_see_order
@@ -100,8 +100,9 @@ def _oauth_error(code: str, description: str, status_code: int = 400) -> JSONRes
 async def token(request: Request, app: EngineApp) -> Any:
     """OAuth2 client credentials (RFC 6749 4.4): form-encoded `grant_type=client_credentials` with
     `client_id` (the key id) and `client_secret` (the API key), in the body or as HTTP Basic."""
-    raw = await request.body()
-    if len(raw) > 4096:
+    try:
+        raw = await read_body(request, 4096)
+    except e.PayloadTooLarge:
         return _oauth_error("invalid_request", "the request is too large")
     try:
         form = {k: v[0] for k, v in parse_qs(raw.decode("utf-8"), strict_parsing=False).items()}

@@ -9,12 +9,13 @@ from fastapi import APIRouter, Depends, Query, Request, Response, status
 from fastapi.responses import PlainTextResponse
 
 from api.http.auth import check_order, current_principal, requires
-from api.http.deps import engine_app
+from api.http.deps import engine_app, read_body
 from engine.bootstrap import App
 from engine.domain import errors as e
 from engine.domain.access import Permission, Principal, Role
 from engine.domain.errors import Problem
 from engine.intake.mail import MAX_EMAIL_BYTES, EmailUnreadable, parse_email
+from engine.intake.x12_reader import MAX_INPUT_BYTES
 
 router = APIRouter(prefix="/intake", tags=["intake"])
 EngineApp = Annotated[App, Depends(engine_app)]
@@ -53,10 +54,7 @@ async def intake_email(request: Request, response: Response, who: Placer) -> dic
     outcome (200) and never creates a second order. Unreadable input is stored as rejected (422)."""
     _channel_only(who, "email")
     app: App = request.app.state.engine_app
-    raw = await request.body()
-    if len(raw) > MAX_EMAIL_BYTES:
-        raise e.ValidationFailed("the email is too large", problems=[
-            Problem("email.too_large", "message", f"at most {MAX_EMAIL_BYTES:,} bytes", "send smaller attachments")])
+    raw = await read_body(request, MAX_EMAIL_BYTES)
     try:
         parsed = parse_email(raw)
         reference, sender, subject = parsed.message_id or _digest(raw), parsed.sender, parsed.subject
@@ -120,7 +118,7 @@ async def intake_edi(request: Request, who: Placer) -> dict[str, Any]:
 
     _channel_only(who, "b2b_edi")
     app: App = request.app.state.engine_app
-    raw = await request.body()
+    raw = await read_body(request, MAX_INPUT_BYTES)
     result = await run_in_threadpool(app.edi.receive, raw)
     return result.to_dict()
 

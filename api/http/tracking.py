@@ -13,10 +13,10 @@ from fastapi import APIRouter, Depends, Path, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from api.http.auth import requires
-from api.http.deps import engine_app
+from api.http.deps import engine_app, read_body
 from engine.bootstrap import App
 from engine.domain.access import Permission, Principal, Role
-from engine.services.tracking import SIGNATURE_HEADER
+from engine.services.tracking import MAX_BODY, SIGNATURE_HEADER
 
 router = APIRouter(tags=["tracking"])
 EngineApp = Annotated[App, Depends(engine_app)]
@@ -31,7 +31,7 @@ async def tracking_webhook(carrier: CarrierCode, request: Request) -> dict[str, 
     from starlette.concurrency import run_in_threadpool
 
     app: App = request.app.state.engine_app
-    body = await request.body()
+    body = await read_body(request, MAX_BODY)
     result: dict[str, Any] = await run_in_threadpool(app.tracking.webhook, carrier, body,
                                                      request.headers.get(SIGNATURE_HEADER))
     return {k: result[k] for k in ("recorded", "duplicates", "unmatched")} | {"delays": len(result["delays"])}

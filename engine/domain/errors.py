@@ -223,3 +223,10 @@ class BadSignature(OrderloomError):
 
     code = "webhook.bad_signature"
     http_status = 401
+
+
+class PayloadTooLarge(OrderloomError):
+    """The request body is over the endpoint's limit; it was not read past the limit."""
+
+    code = "request.too_large"
+    http_status = 413

@@ -176,7 +176,7 @@ def test_keys_and_tokens_are_hashed_revocable_and_never_logged(world: tuple[Test
     assert http.get(f"/orders/{ids['b']}", headers={"Authorization": f"Bearer {bearer}"}).status_code == 200
     assert http.get("/auth/me", headers={"X-API-Key": issued.key}).json()["role"] == "ops"
     wrong = http.post("/oauth/token", data={"grant_type": "client_credentials", "client_id": issued.key_id,
-                                            "client_secret": issued.key[:-1] + "A"})
+                                            "client_secret": issued.key[:-1] + ("B" if issued.key[-1] == "A" else "A")})
     assert wrong.status_code == 401 and wrong.json()["error"] == "invalid_client"
     assert http.post("/oauth/token", data={"grant_type": "password"}).json()["error"] == "unsupported_grant_type"
     with app.engine.connect() as conn:
@@ -218,3 +218,30 @@ def test_the_checkout_promise_is_the_engines_and_is_cached(world: tuple[TestClie
     assert first.json()["options"] == engine["options"]
     bad = http.post("/promise", headers=web, json={"lines": [{"sku": "NOPE", "quantity": 1}], "postal_code": "x"})
     assert bad.status_code in (404, 422) and bad.json()["problems"]
+
+
+def test_raw_bodies_are_refused_past_their_limit_without_being_read(
+        world: tuple[TestClient, App, dict[str, str]]) -> None:
+    http, app, _ = world
+    from engine.services.tracking import MAX_BODY
+
+    big = b"x" * (MAX_BODY + 1)
+    declared = http.post("/carriers/CAR/tracking", content=big)
+    assert declared.status_code == 413 and declared.json()["code"] == "request.too_large"
+
+    def chunks() -> Any:  # no Content-Length: the limit holds while streaming
+        for _ in range(MAX_BODY // 65536 + 2):
+            yield b"y" * 65536
+
+    streamed = http.post("/carriers/CAR/tracking", content=chunks())
+    assert streamed.status_code == 413 and streamed.json()["problems"][0]["field"] == "body"
+    token = http.post("/oauth/token", content=b"grant_type=client_credentials&" + b"a" * 5000,
+                      headers={"Content-Type": "application/x-www-form-urlencoded"})
+    assert token.status_code == 400 and token.json()["error"] == "invalid_request"
+    ops = headers(app)
+    from engine.intake.mail import MAX_EMAIL_BYTES
+
+    email = http.post("/intake/email", content=b"z" * (MAX_EMAIL_BYTES + 1), headers=ops)
+    assert email.status_code == 413
+    with app.uow(readonly=True) as uow:
+        assert uow.intake.list() == []  # nothing half-read was stored

@@ -39,7 +39,7 @@ class Settings(BaseSettings):
     secret_file: Path = Field(default=Path("orderloom-secret.key"),
                               description="where the generated webhook master secret is kept (mode 0600)")
     notify_from: str = Field(default="Orderloom <orders@orderloom.local>", description="sender of notifications")
-    smtp_url: str | None = Field(default=None, description="deliver notifications by SMTP, e.g. "
+    smtp_url: SecretStr | None = Field(default=None, description="deliver notifications by SMTP, e.g. "
                                  "smtp://user:pass@mail.example.com:587?starttls=1; default: a local maildir")
     maildir: Path = Field(default=Path("orderloom-mail"), description="maildir folder notifications go to "
                           "when no SMTP server is configured")

@@ -310,3 +310,15 @@ def test_scans_that_arrive_before_the_shipment_is_recorded_join_it(world: tuple[
     assert [m["status"] for m in view["milestones"] if m["status"].startswith("parcel_")] == [
         "parcel_label_created", "parcel_picked_up", "parcel_in_transit"]
     assert view["parcels"][0]["status"] == "in_transit"
+
+
+def test_the_smtp_password_stays_out_of_reprs_and_logs(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ORDERLOOM_SMTP_URL", "smtp://mailer:hunter2@127.0.0.1:2525?starttls=1")
+    from engine.settings import get_settings
+
+    settings = get_settings()
+    app = bootstrap(settings, database_url="sqlite://")
+    assert "hunter2" not in repr(settings) and "hunter2" not in repr(app)
+    sender = app.notifications.sender
+    assert isinstance(sender, SmtpSender) and sender.password == "hunter2" and sender.starttls
+    app.close()

@@ -88,7 +88,8 @@ def bootstrap(settings: Settings | None = None, *, database_url: str | None = No
     intake = IntakeDesk(bus.handle, exceptions.process)
     edi = EdiIntake(any_uow, intake)
     tracking = TrackingDesk(any_uow, bus.handle, exceptions, settings.master_secret)
-    sender = email_sender or (SmtpSender(settings.smtp_url.get_secret_value()) if settings.smtp_url else MaildirSender(settings.maildir))
+    smtp = settings.smtp_url.get_secret_value() if settings.smtp_url else None
+    sender = email_sender or (SmtpSender(smtp) if smtp else MaildirSender(settings.maildir))
     notifications = NotificationOutbox(any_uow, sender, from_address=settings.notify_from,
                                        rate_per_hour=settings.notify_rate_per_hour)
     return App(engine=engine, bus=bus, relay=relay, clock=clock, router=router, promiser=promiser, intake=intake,

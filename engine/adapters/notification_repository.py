@@ -32,8 +32,9 @@ def _row(r: Any) -> Notification:
 
 
 class SqlNotificationRepository(NotificationRepository):
-    def __init__(self, conn: Connection) -> None:
+    def __init__(self, conn: Connection, *, lock_rows: bool = False) -> None:
         self.conn = conn
+        self.lock_rows = lock_rows
 
     def add(self, notification: Notification) -> str | None:
         n = notification
@@ -52,12 +53,21 @@ class SqlNotificationRepository(NotificationRepository):
         n.notification_id = str(new_id)
         return n.notification_id
 
-    def get(self, notification_id: str) -> Notification | None:
+    def get(self, notification_id: str, *, for_update: bool = False) -> Notification | None:
         key = _int(notification_id)
         if key is None:
             return None
-        row = self.conn.execute(select(t.notifications).where(_N.id == key)).mappings().first()
+        q = select(t.notifications).where(_N.id == key)
+        if for_update and self.lock_rows:
+            q = q.with_for_update()
+        row = self.conn.execute(q).mappings().first()
         return None if row is None else _row(row)
+
+    def claim(self, notification_id: str, attempts: int) -> bool:
+        done = self.conn.execute(update(t.notifications).where(
+            _N.id == _int(notification_id), _N.status == NotificationStatus.PENDING.value, _N.attempts == attempts
+        ).values(attempts=attempts + 1))
+        return done.rowcount == 1
 
     def search(self, *, status: str | None = None, order_id: str | None = None, recipient: str | None = None,
              limit: int = 100) -> list[Notification]:

@@ -55,7 +55,7 @@ class SqlUnitOfWork(AbstractUnitOfWork):
         self.exceptions = SqlExceptionRepository(self._conn, lock_rows=not self.readonly)
         self.access = SqlAccessRepository(self._conn)
         self.tracking = SqlTrackingRepository(self._conn)
-        self.notifications = SqlNotificationRepository(self._conn)
+        self.notifications = SqlNotificationRepository(self._conn, lock_rows=not self.readonly)
 
     def _commit(self) -> None:
         assert self._conn is not None

@@ -100,8 +100,9 @@ class NotificationOutbox:
                     uow.commit()
                     report.deferred += 1
                     continue
-                fresh.attempts += 1  # the claim
-                uow.notifications.update(fresh)
+                if not uow.notifications.claim(fresh.notification_id or "", fresh.attempts):
+                    continue  # another delivery loop took it between our read and now
+                fresh.attempts += 1
                 uow.commit()
             try:
                 self.sender.send(build_message(sender=self.from_address, recipient=fresh.recipient,
@@ -134,7 +135,7 @@ class NotificationOutbox:
                 "notification.decision_invalid", "decision", f"{decision!r} is not a decision",
                 "approve, edit or reject")])
         with self.uow_factory() as uow:
-            n = uow.notifications.get(notification_id)
+            n = uow.notifications.get(notification_id, for_update=True)
             if n is None:
                 raise e.NotFound(f"notification {notification_id} not found", notification_id=notification_id)
             if n.status is not NotificationStatus.AWAITING_APPROVAL:

@@ -620,7 +620,12 @@ class NotificationRepository(abc.ABC):
         """Store it; None when a notification with the same dedupe key exists (nothing is changed)."""
 
     @abc.abstractmethod
-    def get(self, notification_id: str) -> Notification | None: ...
+    def get(self, notification_id: str, *, for_update: bool = False) -> Notification | None: ...
+
+    @abc.abstractmethod
+    def claim(self, notification_id: str, attempts: int) -> bool:
+        """Take a pending notification for one send: attempts goes up by one only if it is still `attempts`
+        and pending, so of two delivery loops exactly one wins."""
 
     @abc.abstractmethod
     def search(self, *, status: str | None = None, order_id: str | None = None, recipient: str | None = None,

@@ -322,3 +322,34 @@ def test_the_smtp_password_stays_out_of_reprs_and_logs(monkeypatch: pytest.Monke
     sender = app.notifications.sender
     assert isinstance(sender, SmtpSender) and sender.password == "hunter2" and sender.starttls
     app.close()
+
+
+def test_two_delivery_loops_send_each_message_once(world: tuple[App, Inbox, dict[str, str]]) -> None:
+    import threading
+
+    from engine.domain.notifications import NotificationKind
+    from engine.services.notifications import NotificationOutbox
+
+    app, _, _ = world
+    app.relay.pump()
+    app.notifications.deliver_due()
+    sent: list[str] = []
+    lock = threading.Lock()
+
+    class SlowSender:
+        def send(self, message: Any) -> None:
+            time.sleep(0.01)
+            with lock:
+                sent.append(message["Subject"])
+
+    loops = [NotificationOutbox(app.uow, SlowSender(), from_address="o@example.com", rate_per_hour=1000)
+             for _ in range(2)]
+    for i in range(20):
+        loops[0].enqueue(dedupe_key=f"race:{i}", kind=NotificationKind.RESOLVED, audience="b2c",
+                         recipient=f"r{i}@example.com", subject=f"m{i}", body="x")
+    threads = [threading.Thread(target=loop.deliver_due) for loop in loops]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    assert sorted(sent) == sorted(f"m{i}" for i in range(20))

@@ -63,10 +63,10 @@ class SqlNotificationRepository(NotificationRepository):
         row = self.conn.execute(q).mappings().first()
         return None if row is None else _row(row)
 
-    def claim(self, notification_id: str, attempts: int) -> bool:
+    def claim(self, notification_id: str, attempts: int, lease_until: datetime) -> bool:
         done = self.conn.execute(update(t.notifications).where(
             _N.id == _int(notification_id), _N.status == NotificationStatus.PENDING.value, _N.attempts == attempts
-        ).values(attempts=attempts + 1))
+        ).values(attempts=attempts + 1, send_after=lease_until))
         return done.rowcount == 1
 
     def search(self, *, status: str | None = None, order_id: str | None = None, recipient: str | None = None,

@@ -4,8 +4,9 @@
   a redelivered event drafts the same key and is dropped. The Message-ID is derived from the key too.
 - Rate limit per recipient: at most `rate_per_hour` sent in any hour; the rest wait (send_after moves on),
   none is lost.
-- A send is claimed before the adapter is called (attempts goes up in its own transaction), so two
-  delivery loops never send the same row; a failure is retried with backoff and parked after max_attempts.
+- A send is claimed before the adapter is called (a conditional update raises attempts and leases the row
+  for five minutes), so two delivery loops never send the same row; a failure is retried with backoff and
+  parked after max_attempts.
 - Clarification questions to buyers wait for a person's approval (approve / edit / reject).
 """
 
@@ -27,6 +28,9 @@ from engine.services.unit_of_work import AbstractUnitOfWork
 log = logging.getLogger(__name__)
 UowFactory = Callable[..., AbstractUnitOfWork]
 WINDOW = timedelta(hours=1)
+# While a message is being sent it is not due for anyone else; a sender that dies mid-send leaves it to be
+# retried after the lease (at least once; the stable Message-ID lets mail systems drop the repeat).
+LEASE = timedelta(minutes=5)
 
 
 class EmailSender(Protocol):
@@ -100,7 +104,7 @@ class NotificationOutbox:
                     uow.commit()
                     report.deferred += 1
                     continue
-                if not uow.notifications.claim(fresh.notification_id or "", fresh.attempts):
+                if not uow.notifications.claim(fresh.notification_id or "", fresh.attempts, now + LEASE):
                     continue  # another delivery loop took it between our read and now
                 fresh.attempts += 1
                 uow.commit()

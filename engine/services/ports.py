@@ -623,9 +623,10 @@ class NotificationRepository(abc.ABC):
     def get(self, notification_id: str, *, for_update: bool = False) -> Notification | None: ...
 
     @abc.abstractmethod
-    def claim(self, notification_id: str, attempts: int) -> bool:
-        """Take a pending notification for one send: attempts goes up by one only if it is still `attempts`
-        and pending, so of two delivery loops exactly one wins."""
+    def claim(self, notification_id: str, attempts: int, lease_until: datetime) -> bool:
+        """Take a pending notification for one send: attempts goes up by one and it is not due again before
+        `lease_until`, only if it is still pending with `attempts` tries, so of two delivery loops exactly one
+        wins and the other does not see it while it is being sent."""
 
     @abc.abstractmethod
     def search(self, *, status: str | None = None, order_id: str | None = None, recipient: str | None = None,

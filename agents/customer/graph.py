@@ -27,6 +27,7 @@ from langgraph.graph import END, START, StateGraph
 
 from agents.customer.rules import order_refs, parse_address, read_message
 from agents.customer.schema import CustomerIntent
+from agents.text import clean
 from engine.domain.access import Principal, Role
 from tools.customer import CustomerApp, CustomerTools
 
@@ -39,11 +40,6 @@ REFUSAL = ("I can only help with your own orders: where they are, when they'll a
 
 def prompt(name: str) -> str:
     return (resources.files("prompts") / "customer" / f"{name}.md").read_text(encoding="utf-8")
-
-
-def clean(message: str) -> str:
-    text = "".join(ch if ch.isprintable() or ch in "\n\t" else " " for ch in str(message))
-    return text[:MAX_MESSAGE].strip()
 
 
 def _day(iso: str | None) -> str:
@@ -104,7 +100,7 @@ class CustomerAssistant:
         return graph
 
     def _understand(self, state: CustomerState) -> CustomerState:
-        message = clean(state["message"])
+        message = clean(state["message"], MAX_MESSAGE).strip()
         rules = read_message(message)
         intent, source = rules, "rules"
         if self.reader is not None:

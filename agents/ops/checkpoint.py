@@ -35,6 +35,8 @@ def make_checkpointer(settings: Settings | None = None, *, path: str | Path | No
         return saver
     if path is None:
         db = url.removeprefix("sqlite:///") if url.startswith("sqlite:///") else "orderloom.db"
+        if url in ("sqlite://", "sqlite:///:memory:"):  # an in-memory engine keeps its conversations in memory
+            db = ":memory:"
         path = Path(db).with_name(Path(db).stem + "-conversations.db") if db != ":memory:" else ":memory:"
     from langgraph.checkpoint.sqlite import SqliteSaver
 

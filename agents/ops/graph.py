@@ -32,6 +32,7 @@ from langgraph.types import Command, interrupt
 
 from agents.ops.rules import grounded, read_message
 from agents.ops.schema import OpsIntent
+from agents.text import clean
 from tools.ops import OpsApp, OpsTools
 
 MAX_MESSAGE = 2000
@@ -151,7 +152,7 @@ class OpsAssistant:
         return "lookup"
 
     def _understand(self, state: OpsState) -> OpsState:
-        message = clean(state["message"])
+        message = clean(state["message"], MAX_MESSAGE)
         names = self._node_names()
         rules = read_message(message, names)
         intent, source = rules, "rules"
@@ -312,11 +313,6 @@ class OpsAssistant:
 
 def new_thread() -> str:
     return uuid.uuid4().hex
-
-
-def clean(message: str) -> str:
-    text = "".join(ch if ch.isprintable() or ch in "\n\t" else " " for ch in message)
-    return text[:MAX_MESSAGE]
 
 
 def is_grounded(text: str, case: dict[str, Any]) -> bool:

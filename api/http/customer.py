@@ -8,6 +8,7 @@ from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, ConfigDict, Field
 
 from api.http.auth import requires
+from api.http.ops_chat import conversations
 from engine.domain.access import Permission, Principal
 
 router = APIRouter(prefix="/customer", tags=["customer"])
@@ -30,7 +31,7 @@ def assistant(request: Request) -> Any:
             from agents.llm import chat_model
 
             model = chat_model()
-        found = CustomerAssistant(request.app.state.engine_app, model)
+        found = CustomerAssistant(request.app.state.engine_app, model, conversations(request))
         request.app.state.customer_assistant = found
     return found
 

@@ -39,11 +39,24 @@ class DecisionIn(BaseModel):
     note: str = Field(default="", max_length=1000)
 
 
+def conversations(request: Request) -> Any:
+    """Where the assistants keep conversations: the configured store, else one beside the engine's own
+    database (SQLite file, or the PostgreSQL schema), made once per API."""
+    store = getattr(request.app.state, "ops_checkpointer", None)
+    if store is None:
+        from agents.ops.checkpoint import make_checkpointer
+        from engine.settings import Settings
+
+        url = request.app.state.engine_app.engine.url.render_as_string(hide_password=False)
+        store = make_checkpointer(Settings(database_url=url))
+        request.app.state.ops_checkpointer = store
+    return store
+
+
 def assistant(request: Request) -> Any:
     """The ops assistant, built on first use with the configured model and conversation store."""
     found = getattr(request.app.state, "ops_assistant", None)
     if found is None:
-        from agents.ops.checkpoint import make_checkpointer
         from agents.ops.graph import OpsAssistant
 
         model = getattr(request.app.state, "ops_model", None)
@@ -51,8 +64,7 @@ def assistant(request: Request) -> Any:
             from agents.llm import chat_model
 
             model = chat_model()
-        checkpointer = getattr(request.app.state, "ops_checkpointer", None) or make_checkpointer()
-        found = OpsAssistant(request.app.state.engine_app, model, checkpointer)
+        found = OpsAssistant(request.app.state.engine_app, model, conversations(request))
         request.app.state.ops_assistant = found
     return found
 

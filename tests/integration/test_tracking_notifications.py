@@ -275,6 +275,11 @@ def test_the_customer_chat_endpoint_is_scoped_to_the_session(world: tuple[App, I
         ann = headers(app, "ann", "customer", customer_id="cust-a")
         said = http.post("/customer/chat", headers=ann, json={"message": f"where is {ids['b']}"})
         assert said.status_code == 200 and "Bea" not in said.text and "among yours" in said.json()["answer"]
+        # The conversation is kept (beside the engine's database): "it" is the order talked about before.
+        http.post("/customer/chat", headers=ann, json={"thread_id": "t9", "message": f"where is order {ids['a']}"})
+        followed = http.post("/customer/chat", headers=ann, json={"thread_id": "t9", "message": "when will it arrive?"})
+        assert f"Order {ids['a']}" in followed.json()["answer"]
+        assert type(http.app.state.ops_checkpointer).__name__ in ("SqliteSaver", "PostgresSaver")
         ops = headers(app)
         assert http.post("/customer/chat", headers=ops, json={"message": "hi"}).status_code == 403
         assert http.post("/customer/chat", json={"message": "hi"}).status_code == 401

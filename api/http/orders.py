@@ -17,6 +17,7 @@ from engine.domain.access import Permission, Principal, Role
 from engine.domain.routing import DecisionOutcome, RoutingDecision
 from engine.intake.channels import MappedOrder, map_marketplace_order, map_pos_sale
 from engine.services import views
+from engine.services.delivery_dates import promised_delivery
 from engine.services.routing import order_decisions
 
 router = APIRouter(tags=["orders"])
@@ -104,7 +105,7 @@ def place_order(body: OrderIn, app: EngineApp, who: Placer, idempotency_key: Ide
                        customer_id=body.customer_id, account_code=body.account_code, currency=body.currency,
                        requested_delivery=body.requested_delivery, notes=body.notes,
                        idempotency_key=idempotency_key)
-    return _place(app, cmd, route)
+    return _shown(who, app, _place(app, cmd, route))
 
 
 @router.post("/intake/marketplace", status_code=status.HTTP_201_CREATED, tags=["intake"])
@@ -113,7 +114,7 @@ def marketplace_order(app: EngineApp, who: Placer, payload: Annotated[Any, Body(
     """A marketplace order feed entry (SP-API-like: AmazonOrderId, ShippingAddress, OrderItems)."""
     mapped = map_marketplace_order(payload)
     _integration_channel(who, mapped.command.channel)
-    return _place(app, _keyed(mapped, idempotency_key), route)
+    return _shown(who, app, _place(app, _keyed(mapped, idempotency_key), route))
 
 
 @router.post("/intake/pos", status_code=status.HTTP_201_CREATED, tags=["intake"])
@@ -132,7 +133,18 @@ def pos_sale(app: EngineApp, who: Placer, payload: Annotated[Any, Body()], idemp
                              "postal_code": node.postal_code, "country": "US"}
     mapped = map_pos_sale(payload, store_address)
     _integration_channel(who, mapped.command.channel)
-    return _place(app, _keyed(mapped, idempotency_key), route, mapped.pickup_node)
+    return _shown(who, app, _place(app, _keyed(mapped, idempotency_key), route, mapped.pickup_node))
+
+
+def _shown(who: Principal, app: App, accepted: dict[str, Any]) -> dict[str, Any]:
+    """Ops see the routing decision; a channel or a buyer sees the order's status and promised date, not the
+    nodes, costs or the internal reason an order is held."""
+    if who.sees_every_order:
+        return accepted
+    with app.uow(readonly=True) as uow:
+        promised = promised_delivery(uow, accepted["order_id"])
+    return {"order_id": accepted["order_id"], "status": accepted["status"],
+            "promised_delivery": promised.isoformat() if promised else None}
 
 
 def _integration_channel(who: Principal, channel: str) -> None:

@@ -145,6 +145,7 @@ def test_buyers_see_their_account_and_integrations_their_scope(world: tuple[Test
     placed = http.post("/orders", headers=web, json={"channel": "web", "external_id": "W-C1", "ship_to": NYC,
                                                      "lines": [{"sku": "SKU-A", "quantity": 1}]})
     assert placed.status_code == 201, placed.text
+    assert set(placed.json()) == {"order_id", "status", "promised_delivery"}  # no nodes, costs or reasons
     other = http.post("/orders", headers=web, json={"channel": "marketplace", "external_id": "M-1",
                                                     "ship_to": NYC, "lines": [{"sku": "SKU-A", "quantity": 1}]})
     assert other.status_code == 403

@@ -217,6 +217,11 @@ def test_the_checkout_promise_is_the_engines_and_is_cached(world: tuple[TestClie
     assert again.headers["X-Cache"] == "hit" and again.json() == first.json()
     engine = app.promiser.promise([("SKU-A", 2)], "10001", "US", "web").model_dump(mode="json")
     assert first.json()["options"] == engine["options"]
+    # The date shown at checkout is the date the engine commits to when the basket becomes an order.
+    quoted = next(o for o in first.json()["options"] if o["possible"])
+    placed = http.post("/orders", headers=web, json={"channel": "web", "external_id": "W-PROMISE", "ship_to": NYC,
+                                                     "lines": [{"sku": "SKU-A", "quantity": 2}]}).json()
+    assert placed["status"] == "allocated" and placed["promised_delivery"] == quoted["delivery_date"]
     bad = http.post("/promise", headers=web, json={"lines": [{"sku": "NOPE", "quantity": 1}], "postal_code": "x"})
     assert bad.status_code in (404, 422) and bad.json()["problems"]
 

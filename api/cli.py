@@ -1045,7 +1045,7 @@ def access_revoke(ctx: typer.Context, key_id: str) -> None:
 def access_webhook_secret(ctx: typer.Context, carrier: str) -> None:
     """The signing secret to give a carrier for its tracking webhook (derived from the master secret)."""
     with _running(ctx) as application:
-        if not application.engine or not _carrier_known(application, carrier):
+        if not _carrier_known(application, carrier):
             raise _fail(Text(f"unknown carrier {clean(carrier)}"))
         _out().print(application.tracking.secret_for(carrier))
 

@@ -11,6 +11,7 @@ from typing import Any, Protocol
 
 from engine.domain.access import Principal, Role
 from engine.domain.orders import OrderStatus
+from engine.intake.address import validate_address
 from engine.services.unit_of_work import AbstractUnitOfWork
 
 CHANGEABLE = frozenset({OrderStatus.RECEIVED, OrderStatus.VALIDATED, OrderStatus.ALLOCATED, OrderStatus.ON_HOLD,
@@ -94,6 +95,11 @@ class CustomerTools:
             return {"error": "need_address", "order_id": order.order_id,
                     "message": "Which address should it go to? Please give street, city, state and ZIP."}
         new = {**order.ship_to.to_dict(), **ship_to}
+        check = validate_address(new)
+        if not check.valid:
+            return {"error": "bad_address", "order_id": order.order_id,
+                    "message": "I can't use that address: " + "; ".join(p.message for p in check.problems[:3])
+                               + ". Please check the street, city, state and ZIP."}
         proposal = self.app.exceptions.propose(
             "correct_address", {"ship_to": new}, f"customer asked to ship to {ship_to.get('line1', '')}, "
             f"{ship_to.get('city', '')} {ship_to.get('postal_code', '')}".strip(), f"customer:{self.principal.name}",

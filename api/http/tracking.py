@@ -10,7 +10,7 @@ from collections import OrderedDict
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Request, Response
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictInt
 
 from api.http.auth import requires
 from api.http.deps import engine_app, read_body
@@ -40,7 +40,7 @@ async def tracking_webhook(carrier: CarrierCode, request: Request) -> dict[str, 
 class PromiseLineIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     sku: str = Field(max_length=64)
-    quantity: int
+    quantity: StrictInt
 
 
 class PromiseIn(BaseModel):

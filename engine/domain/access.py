@@ -12,7 +12,7 @@ import enum
 import re
 from dataclasses import dataclass
 
-from engine.domain.errors import ValidationFailed
+from engine.domain.errors import Problem, ValidationFailed
 
 
 class Role(enum.StrEnum):
@@ -112,8 +112,6 @@ def may_see_order(principal: Principal, *, customer_id: str | None, account_code
 
 def check_binding(role: Role, *, customer_id: str | None, account_code: str | None, scope: str | None) -> None:
     """A principal is bound to exactly what its role needs; raise ValidationFailed naming what is wrong."""
-    from engine.domain.errors import Problem
-
     problems: list[Problem] = []
 
     def bad(field: str, message: str, hint: str) -> None:

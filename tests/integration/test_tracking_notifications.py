@@ -358,3 +358,18 @@ def test_two_delivery_loops_send_each_message_once(world: tuple[App, Inbox, dict
     for th in threads:
         th.join()
     assert sorted(sent) == sorted(f"m{i}" for i in range(20))
+
+
+def test_an_address_change_to_an_unusable_address_is_refused_before_anyone_is_asked(
+        world: tuple[App, Inbox, dict[str, str]]) -> None:
+    from engine.domain.errors import ValidationFailed
+
+    app, _, ids = world
+    ann = Principal("p-a", "Ann", Role.CUSTOMER, customer_id="cust-a")
+    reply = CustomerAssistant(app).ask(ann, "bad", f"change the address of order {ids['a']} to "
+                                                    "12 Main St, Springfield, ZZ 00000")
+    assert reply.answer.startswith("I can't use that address") and "asked our team" not in reply.answer
+    assert app.exceptions.proposals(order_id=ids["a"]) == []
+    with pytest.raises(ValidationFailed) as err:
+        app.exceptions.propose("correct_address", {"ship_to": "Reno"}, "typo", "ops:ana", order_id=ids["a"])
+    assert err.value.problems[0].field == "params.ship_to"

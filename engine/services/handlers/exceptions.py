@@ -7,6 +7,7 @@ and write every decision to the audit trail.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 from decimal import Decimal, InvalidOperation
@@ -446,6 +447,10 @@ def create_proposal(cmd: c.CreateProposal, uow: AbstractUnitOfWork) -> dict[str,
         action = None
         problems.append(Problem("proposal.action", "action", f"unknown action {cmd.action!r}",
                                 f"use one of {', '.join(a.value for a in Action)}"))
+    if action is Action.CORRECT_ADDRESS and isinstance(cmd.params, dict) and "ship_to" in cmd.params:
+        # A malformed address is refused now; none at all is fine (the person supplies it with an edit).
+        problems += [dataclasses.replace(p, field=f"params.{p.field}") for p in _address_problems(
+            cmd.params["ship_to"])]
     raise_if_any(problems)
     assert action is not None
     order = _order(uow, cmd.order_id) if cmd.order_id is not None else None

@@ -82,8 +82,8 @@ class Notifier:
                                 promised=_day(p.get("promised")), new_date=_day(p.get("new_date")))
         elif kind == "order.status_changed" and p.get("to_status") == "delivered":
             self._order_message(K.DELIVERED, p["order_id"], f"order_delivered:{p['order_id']}", message)
-        elif kind == "exception.closed" and p.get("status") == "resolved" and p.get("order_id") \
-                and p.get("actor") != "engine":
+        elif kind == "exception.closed" and p.get("status") == "resolved" and p.get("order_id"):
+            # "resolved" is a person's decision; what the engine fixed within policy closes as auto_resolved.
             self._resolved(p, message)
         elif kind == "intake.document_settled" and p.get("source") == "email":
             self._b2b_email(p, message)

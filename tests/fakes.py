@@ -40,6 +40,7 @@ from engine.domain.inventory import Reservation, ReservationStatus, StockBalance
 from engine.domain.network import Carrier, FulfillmentNode, Lane, NodeType
 from engine.domain.orders import Order, OrderLine, OrderStatus, StatusChange
 from engine.domain.routing import AuditEntry, DecisionOutcome, RoutingDecision
+from engine.domain.tracking import TROUBLE, TrackingUpdate
 from engine.services.messagebus import MessageBus
 from engine.services.ports import (
     IdempotencyRepository,
@@ -206,6 +207,8 @@ class FakeState:
     decisions: list[RoutingDecision] = field(default_factory=list)
     audit: list[AuditEntry] = field(default_factory=list)
     scans: list[TrackingRecord] = field(default_factory=list)
+    scan_keys: set[tuple[str, str]] = field(default_factory=set)
+    scan_received: list[datetime] = field(default_factory=list)
 
 
 class FakeStore:
@@ -816,16 +819,26 @@ class FakeTrackingRepository(TrackingRepository):
         self.s = store.state
 
     def seen(self, carrier: str, event_key: str) -> bool:
-        raise NotImplementedError("tracking runs on the SQL adapters (tests/integration)")
+        return (carrier, event_key) in self.s.scan_keys
 
     def shipment_for(self, carrier: str, tracking_number: str) -> tuple[str, str] | None:
-        raise NotImplementedError("tracking runs on the SQL adapters (tests/integration)")
+        found = [x for x in self.s.shipments.values() if x.carrier == carrier and x.tracking_number == tracking_number]
+        latest = max(found, key=lambda x: x.shipped_at, default=None)
+        return None if latest is None else (latest.order_id, latest.shipment_id)
 
-    def add(self, update: Any, order_id: str | None, shipment_id: str | None, at: datetime) -> None:
-        raise NotImplementedError("tracking runs on the SQL adapters (tests/integration)")
+    def add(self, update: TrackingUpdate, order_id: str | None, shipment_id: str | None, at: datetime) -> None:
+        if (update.carrier, update.event_key) in self.s.scan_keys:
+            raise FakeIntegrityError("unique", "uq_tracking_events_carrier_event")
+        self.s.scan_keys.add((update.carrier, update.event_key))
+        self.s.scans.append(TrackingRecord(
+            carrier=update.carrier, tracking_number=update.tracking_number, shipment_id=shipment_id,
+            order_id=order_id, status=update.status.value, carrier_code=update.carrier_code,
+            description=update.description, location=update.location, occurred_at=update.occurred_at,
+            estimated_delivery=update.estimated_delivery))
+        self.s.scan_received.append(at)
 
     def for_order(self, order_id: str) -> list[TrackingRecord]:
-        return [x for x in self.s.scans if x.order_id == order_id]
+        return sorted((x for x in self.s.scans if x.order_id == order_id), key=lambda x: x.occurred_at)
 
     def link(self, carrier: str, tracking_number: str, order_id: str, shipment_id: str) -> int:
         hits = [i for i, x in enumerate(self.s.scans) if x.order_id is None and x.carrier == carrier
@@ -835,7 +848,12 @@ class FakeTrackingRepository(TrackingRepository):
         return len(hits)
 
     def delayed_orders(self, carrier: str, since: datetime) -> list[tuple[str, str]]:
-        raise NotImplementedError("tracking runs on the SQL adapters (tests/integration)")
+        trouble = {s.value for s in TROUBLE}
+        out = {(x.order_id, self.s.orders[int(x.order_id)].ship_to.postal_code)
+               for x, at in zip(self.s.scans, self.s.scan_received, strict=True)
+               if x.carrier == carrier and at >= since and x.status in trouble and x.order_id is not None
+               and int(x.order_id) in self.s.orders}
+        return sorted(out)
 
 
 class FakeRoutingRepository(RoutingRepository):

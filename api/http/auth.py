@@ -29,7 +29,13 @@ from engine.services.unit_of_work import AbstractUnitOfWork
 EngineApp = Annotated[App, Depends(engine_app)]
 _bearer = HTTPBearer(auto_error=False, description="a bearer token from /oauth/token, or an API key")
 _api_key = APIKeyHeader(name="X-API-Key", auto_error=False, description="an API key (olk_...)")
-PUBLIC_PATHS = frozenset({"/health", "/oauth/token", "/docs", "/docs/oauth2-redirect", "/openapi.json", "/redoc"})
+PUBLIC_PATHS = frozenset({"/health", "/ready", "/oauth/token", "/docs", "/docs/oauth2-redirect", "/openapi.json",
+                          "/redoc", "/ui/login"})
+SESSION_COOKIE = "orderloom_session"
+# Requests a browser sends with the session cookie must carry this header: a page on another site can make a
+# browser send the cookie, but not set a custom header without a CORS preflight, which this API never allows.
+CSRF_HEADER = "X-Requested-With"
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
 def current_principal(request: Request, app: EngineApp,
@@ -40,10 +46,23 @@ def current_principal(request: Request, app: EngineApp,
         return cached
     credential = bearer.credentials if bearer is not None else api_key
     if not credential:
+        credential = request.cookies.get(SESSION_COOKIE)
+        if credential and request.method not in SAFE_METHODS \
+                and request.headers.get(CSRF_HEADER, "").lower() != "orderloom":
+            raise e.Forbidden(f"a browser session must send {CSRF_HEADER}: orderloom with every change")
+    if not credential:
         raise e.NotAuthenticated("authentication required: send a valid API key or bearer token")
     principal = app.access.authenticate(credential)
     request.state.principal = principal
     return principal
+
+
+def optional_principal(request: Request, app: EngineApp) -> Principal | None:
+    """The caller of a dashboard page, or None (the page then sends the browser to the sign-in form)."""
+    try:
+        return current_principal(request, app, None, request.headers.get("x-api-key"))
+    except (e.NotAuthenticated, e.Forbidden):
+        return None
 
 
 def requires(*permissions: Permission) -> Callable[..., Principal]:

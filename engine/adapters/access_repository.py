@@ -86,6 +86,11 @@ class SqlAccessRepository(AccessRepository):
         return StoredToken(issued_to=row["issued_to"], principal=principal, issued_at=aware(row["issued_at"]),  # type: ignore[arg-type]
                            expires_at=aware(row["expires_at"]), revoked_at=aware(row["revoked_at"]))  # type: ignore[arg-type]
 
+    def revoke_token(self, token_hash: str, at: datetime) -> bool:
+        done = self.conn.execute(update(t.access_tokens).where(_T.token_hash == token_hash,
+                                                               _T.revoked_at.is_(None)).values(revoked_at=at))
+        return bool(done.rowcount)
+
     def revoke_tokens_of(self, principal_id: str, at: datetime) -> int:
         done = self.conn.execute(update(t.access_tokens).where(_T.issued_to == principal_id,
                                                                _T.revoked_at.is_(None)).values(revoked_at=at))

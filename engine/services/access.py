@@ -32,6 +32,7 @@ _KEY = re.compile(r"^olk_([0-9a-f]{12})_([A-Za-z0-9_-]{43})$")
 _TOKEN = re.compile(r"^olt_[A-Za-z0-9_-]{43}$")
 TOKEN_TTL = timedelta(hours=1)
 CUSTOMER_TOKEN_TTL = timedelta(minutes=30)
+SESSION_TTL = timedelta(hours=8)  # a dashboard sign-in lasts a working day
 
 
 def digest(secret: str) -> str:
@@ -178,6 +179,36 @@ class AccessService:
         principal = Principal(principal_id=issuer.principal_id, name=f"{customer_id} via {issuer.name}",
                               role=Role.CUSTOMER, customer_id=customer_id)
         return self._issue(issuer.principal_id, principal, CUSTOMER_TOKEN_TTL)
+
+    def session_for_key(self, key: str) -> IssuedToken:
+        """A browser signs in with an API key: a working-day token for the dashboard's session cookie."""
+        principal = self._by_key(key)
+        return self._issue(principal.principal_id, principal, SESSION_TTL)
+
+    def session_for(self, principal_id: str) -> IssuedToken:
+        """A session for an active principal, for the sign-in link `orderloom serve` prints on this machine."""
+        with self.uow_factory(readonly=True) as uow:
+            found = uow.access.get_principal(principal_id)
+        if found is None or found[1] is not None:
+            raise _unauthenticated()
+        return self._issue(principal_id, found[0], SESSION_TTL)
+
+    def find_principal(self, name: str, role: Role) -> Principal | None:
+        """The active principal with this name and role, if there is one."""
+        with self.uow_factory(readonly=True) as uow:
+            for principal, revoked in uow.access.principals():
+                if revoked is None and principal.name == name and principal.role is role:
+                    return principal
+        return None
+
+    def revoke_token(self, token: str) -> bool:
+        """End one bearer token (signing out)."""
+        if not isinstance(token, str) or not _TOKEN.match(token):
+            return False
+        with self.uow_factory() as uow:
+            done = uow.access.revoke_token(digest(token), uow.now())
+            uow.commit()
+        return done
 
     def purge_expired_tokens(self) -> int:
         with self.uow_factory() as uow:

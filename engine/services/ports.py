@@ -566,6 +566,9 @@ class AccessRepository(abc.ABC):
     def get_token(self, token_hash: str) -> StoredToken | None: ...
 
     @abc.abstractmethod
+    def revoke_token(self, token_hash: str, at: datetime) -> bool: ...
+
+    @abc.abstractmethod
     def revoke_tokens_of(self, principal_id: str, at: datetime) -> int: ...
 
     @abc.abstractmethod

@@ -41,7 +41,12 @@ def _agent(request: Request) -> Any:
         from tools.intake import IntakeLookups
 
         engine_app = request.app.state.engine_app
-        model = getattr(request.app.state, "intake_model", None) or chat_model()
+        model = getattr(request.app.state, "intake_model", None)
+        if model is None and engine_app.settings.llm == "fake":  # no model: the deterministic rules baseline
+            from agents.intake.rules import rules_handler
+
+            model = chat_model("fake", handler=rules_handler)
+        model = model or chat_model(engine_app.settings.llm, engine_app.settings)
         index = None if getattr(request.app.state, "intake_model", None) else open_catalog_index(engine_app.engine)
         agent = IntakeAgent(model, IntakeLookups(engine_app.uow, index))
         request.app.state.intake_agent = agent

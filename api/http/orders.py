@@ -270,6 +270,29 @@ def atp(sku: str, app: EngineApp, who: Annotated[Principal, Depends(requires(Per
         return views.available_to_promise(uow, sku, channel).to_dict()
 
 
+class ReceiptIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    sku: str = Field(max_length=64)
+    node: str = Field(max_length=32)
+    quantity: StrictInt = Field(ge=1, le=10_000_000)
+    reference: str = Field(min_length=1, max_length=128, description="the ASN or receipt number: a receipt "
+                                                                   "reported twice is counted once")
+
+
+@router.post("/inventory/receipts", status_code=status.HTTP_201_CREATED, tags=["inventory"])
+def receive_stock(body: ReceiptIn, app: EngineApp, who: Warehouse) -> dict[str, Any]:
+    """The warehouse received stock (a purchase order, a transfer, replenishment): on hand goes up through
+    the ledger and the units are available to promise at once. A warehouse integration reports only for
+    its own node."""
+    if who.role is Role.INTEGRATION and who.scope_value != body.node:
+        raise forbidden()
+    result: dict[str, Any] = app.bus.handle(c.ReceiveStock(
+        sku=body.sku, node=body.node, quantity=body.quantity, reference=body.reference,
+        idempotency_key=f"receipt:{body.node}:{body.reference}:{body.sku}"))
+    return {"sku": body.sku, "node": body.node, "quantity": body.quantity, "reference": body.reference,
+            "result": result}
+
+
 
 
 class ShipmentLineIn(BaseModel):

@@ -561,3 +561,20 @@ PRINCIPAL_ZIP3: tuple[Zip3Region, ...] = tuple(r for r in ZIP3_REGIONS if r.prin
 def region(prefix: str) -> Zip3Region:
     """The region for a ZIP3 prefix (or a full ZIP code); KeyError when the table does not hold it."""
     return ZIP3_BY_PREFIX[prefix[:3]]
+
+
+# The US Census Bureau's four regions (https://www2.census.gov/geo/pdfs/maps-data/maps/reference/us_regdiv.pdf),
+# the grouping carrier performance is reported by.
+CENSUS_REGIONS: dict[str, tuple[str, ...]] = {
+    "Northeast": ("CT", "ME", "MA", "NH", "RI", "VT", "NJ", "NY", "PA"),
+    "Midwest": ("IL", "IN", "MI", "OH", "WI", "IA", "KS", "MN", "MO", "NE", "ND", "SD"),
+    "South": ("DE", "DC", "FL", "GA", "MD", "NC", "SC", "VA", "WV", "AL", "KY", "MS", "TN", "AR", "LA", "OK", "TX"),
+    "West": ("AZ", "CO", "ID", "MT", "NV", "NM", "UT", "WY", "AK", "CA", "HI", "OR", "WA"),
+}
+_STATE_REGION = {state: name for name, states in CENSUS_REGIONS.items() for state in states}
+
+
+def census_region(postal_code: str) -> str:
+    """The Census region of a US ZIP code (by its ZIP3's state), or 'Other' when the table does not hold it."""
+    found = ZIP3_BY_PREFIX.get((postal_code or "")[:3])
+    return _STATE_REGION.get(found.state, "Other") if found is not None else "Other"

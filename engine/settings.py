@@ -46,6 +46,13 @@ class Settings(BaseSettings):
     notify_rate_per_hour: int = Field(default=5, ge=1, le=1000,
                                       description="at most this many messages per recipient per hour; more wait")
 
+    log_level: str = Field(default="info", pattern="^(?i:debug|info|warning|error)$",
+                           description="log level of `orderloom serve`: debug, info, warning, error")
+    log_format: str = Field(default="json", pattern="^(json|text)$", description="json (one object per line) "
+                            "or text")
+    log_file: str = Field(default="orderloom.log", max_length=1000,
+                          description="where `orderloom serve` writes its logs; '-' for standard error")
+
     def master_secret(self) -> str:
         """The webhook master secret: configured, or generated once and kept in secret_file."""
         if self.webhook_secret is not None:

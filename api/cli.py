@@ -872,19 +872,33 @@ def promise_command(ctx: typer.Context,
 def serve(ctx: typer.Context,
           host: Annotated[str, typer.Option(help="address to listen on (keep 127.0.0.1 unless behind a proxy)")]
           = "127.0.0.1",
-          port: Annotated[int, typer.Option(min=1, max=65535)] = 8000) -> None:
-    """Run the HTTP API over the configured database (migrated first). Ctrl-C stops it."""
-    import uvicorn
+          port: Annotated[int, typer.Option(min=1, max=65535)] = 8000,
+          simulator: Annotated[bool, typer.Option("--simulator/--no-simulator",
+                                                  help="feed a stream of demo orders, warehouse and carrier events "
+                                                       "(turn off for real use)")] = True,
+          rate: Annotated[float, typer.Option("--orders-per-minute", min=0.1, max=600,
+                                              help="the simulator's order rate")] = 12.0,
+          seed: Annotated[bool, typer.Option("--seed/--no-seed", help="seed the demo network when the database "
+                                             "is empty")] = True,
+          status_every: Annotated[float, typer.Option("--status-every", min=0, help="seconds between status lines "
+                                                      "(0: none)")] = 30.0) -> None:
+    """Run Orderloom: migrate, seed the demo when empty, start the model, serve the API and dashboard on
+    http://127.0.0.1:8000, and feed it with the channel simulator. Ctrl-C stops it cleanly."""
+    from api.http.observability import configure_logging
+    from api.serve import serve as run_server
 
-    from api.http import create_api
-
+    console = _out()
     with _running(ctx) as application:
-        console = _out()
-        console.print(Text.assemble(("Orderloom API ", "bold"), f"on http://{host}:{port} (docs at /docs) over ",
-                                    clean(_safe_url(str(application.engine.url)))))
-        console.print("Every endpoint but /health and /docs needs a key: create one with "
-                      "`orderloom access create --name you --role ops_admin` and send it as X-API-Key.")
-        uvicorn.run(create_api(application), host=host, port=port, log_level="warning")
+        settings = application.settings
+        configure_logging(settings.log_level, settings.log_format, settings.log_file)
+        console.print(Text.assemble(("Orderloom ", "bold"), "over ", clean(_safe_url(str(application.engine.url))),
+                                    f" (schema migrated); logs as {settings.log_format} to ",
+                                    clean(str(settings.log_file))))
+        try:
+            run_server(application, console, host=host, port=port, simulator=simulator, orders_per_minute=rate,
+                       status_every=status_every, seed=seed)
+        except RuntimeError as err:
+            raise _fail(Text.assemble(("error ", "bold red"), ("serve.failed", "red"), ": ", clean(err))) from None
 
 
 # -- intake ----------------------------------------------------------------------------------------

@@ -16,9 +16,22 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI
+from fastapi.responses import RedirectResponse
 
 from agents.notifier import Notifier
-from api.http import auth, customer, exceptions, intake, notifications, ops_chat, orders, routing, tracking
+from api.http import (
+    auth,
+    customer,
+    dashboard,
+    exceptions,
+    intake,
+    notifications,
+    observability,
+    ops_chat,
+    orders,
+    routing,
+    tracking,
+)
 from api.http.errors import install_error_handlers
 from engine.bootstrap import App, bootstrap
 
@@ -56,6 +69,7 @@ def create_api(app: App | None = None, *, intake_model: Any = None, ops_model: A
     async def lifespan(api: FastAPI) -> AsyncIterator[None]:
         owned = app is None
         api.state.engine_app = app or bootstrap()
+        api.state.metrics.app = api.state.engine_app
         attach_notifier(api.state.engine_app)
         stop = threading.Event()
         worker = None
@@ -63,6 +77,7 @@ def create_api(app: App | None = None, *, intake_model: Any = None, ops_model: A
             worker = threading.Thread(target=_background, args=(api.state.engine_app, stop, background_seconds),
                                       name="orderloom-delivery", daemon=True)
             worker.start()
+        api.state.background_worker = worker
         try:
             yield
         finally:
@@ -74,8 +89,10 @@ def create_api(app: App | None = None, *, intake_model: Any = None, ops_model: A
 
     api = FastAPI(title="Orderloom", version="0.1.0", lifespan=lifespan,
                   description="Order management with inventory truth and optimised routing.")
+    api.state.metrics = observability.Metrics()
     if app is not None:
         api.state.engine_app = app
+        api.state.metrics.app = app
     api.state.intake_model = intake_model
     api.state.ops_model = ops_model
     api.state.ops_checkpointer = ops_checkpointer
@@ -83,10 +100,18 @@ def create_api(app: App | None = None, *, intake_model: Any = None, ops_model: A
     api.state.promise_cache = tracking.PromiseCache(ttl=promise_ttl)
     install_error_handlers(api)
 
+    api.add_middleware(observability.ObservabilityMiddleware, metrics=api.state.metrics)
+
     @api.get("/health", tags=["meta"])
     def health() -> dict[str, str]:
+        """The process is up (liveness); /ready says whether it can serve."""
         return {"status": "ok"}
 
+    @api.get("/", include_in_schema=False)
+    def home() -> RedirectResponse:
+        return RedirectResponse("/ui/", status_code=307)
+
+    api.include_router(observability.router)
     api.include_router(auth.router)
     api.include_router(orders.router)
     api.include_router(tracking.router)
@@ -97,4 +122,5 @@ def create_api(app: App | None = None, *, intake_model: Any = None, ops_model: A
     for router in exceptions.routers:
         api.include_router(router)
     api.include_router(ops_chat.router)
+    dashboard.mount(api)
     return api

@@ -30,7 +30,7 @@ EngineApp = Annotated[App, Depends(engine_app)]
 _bearer = HTTPBearer(auto_error=False, description="a bearer token from /oauth/token, or an API key")
 _api_key = APIKeyHeader(name="X-API-Key", auto_error=False, description="an API key (olk_...)")
 PUBLIC_PATHS = frozenset({"/health", "/ready", "/oauth/token", "/docs", "/docs/oauth2-redirect", "/openapi.json",
-                          "/redoc", "/ui/login"})
+                          "/redoc", "/", "/ui/login", "/ui/logout"})
 SESSION_COOKIE = "orderloom_session"
 # Requests a browser sends with the session cookie must carry this header: a page on another site can make a
 # browser send the cookie, but not set a custom header without a CORS preflight, which this API never allows.
@@ -59,8 +59,11 @@ def current_principal(request: Request, app: EngineApp,
 
 def optional_principal(request: Request, app: EngineApp) -> Principal | None:
     """The caller of a dashboard page, or None (the page then sends the browser to the sign-in form)."""
+    scheme, _, credentials = request.headers.get("authorization", "").partition(" ")
+    bearer = HTTPAuthorizationCredentials(scheme=scheme, credentials=credentials.strip()) \
+        if scheme.lower() == "bearer" and credentials.strip() else None
     try:
-        return current_principal(request, app, None, request.headers.get("x-api-key"))
+        return current_principal(request, app, bearer, request.headers.get("x-api-key"))
     except (e.NotAuthenticated, e.Forbidden):
         return None
 

@@ -27,10 +27,11 @@ def assistant(request: Request) -> Any:
         from agents.customer.graph import CustomerAssistant
 
         model = getattr(request.app.state, "customer_model", None)
-        if model is None:
+        settings = request.app.state.engine_app.settings
+        if model is None and settings.llm != "fake":  # fake: no model, the assistant's rules read the message
             from agents.llm import chat_model
 
-            model = chat_model()
+            model = chat_model(settings.llm, settings)
         found = CustomerAssistant(request.app.state.engine_app, model, conversations(request))
         request.app.state.customer_assistant = found
     return found

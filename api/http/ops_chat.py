@@ -60,10 +60,11 @@ def assistant(request: Request) -> Any:
         from agents.ops.graph import OpsAssistant
 
         model = getattr(request.app.state, "ops_model", None)
-        if model is None:
+        settings = request.app.state.engine_app.settings
+        if model is None and settings.llm != "fake":  # fake: no model, the assistant's rules read the message
             from agents.llm import chat_model
 
-            model = chat_model()
+            model = chat_model(settings.llm, settings)
         found = OpsAssistant(request.app.state.engine_app, model, conversations(request))
         request.app.state.ops_assistant = found
     return found

@@ -77,19 +77,48 @@ def _concrete(path: str) -> str:
             .replace("{principal_id}", "p").replace("{key_id}", "k").replace("{notification_id}", "1"))
 
 
+def _pages(routes: list[Any]) -> list[Any]:
+    """The dashboard's HTML pages: they check the session themselves and send a stranger to the sign-in form."""
+    return [r for r in routes if r.path.startswith("/ui/") and r.path not in PUBLIC_PATHS and not _needs_principal(r)]
+
+
 def test_every_endpoint_declares_who_may_call_it() -> None:
     api = create_api(bootstrap(database_url="sqlite://", migrate=True), background_seconds=0)
     routes = _routes(api)
-    undeclared = [r.path for r in routes if r.path not in PUBLIC_PATHS | SIGNED and not _needs_principal(r)]
+    pages = _pages(routes)
+    undeclared = [r.path for r in routes
+                  if r.path not in PUBLIC_PATHS | SIGNED and not _needs_principal(r) and r not in pages]
     assert len(routes) > 50 and undeclared == []
+    assert {p.path for p in pages} == {"/ui/", "/ui/exceptions", "/ui/orders", "/ui/orders/{order_id}",
+                                       "/ui/inventory", "/ui/carriers", "/ui/assistant", "/ui/shop"}
+
+
+def test_dashboard_pages_send_strangers_to_sign_in_and_customers_to_their_page(
+        world: tuple[TestClient, App, dict[str, str]]) -> None:
+    http, app, _ = world
+    ann = headers(app, "ann", "customer", customer_id="cust-a")
+    ops = headers(app, "olga", "ops")
+    for route in _pages(_routes(http.app)):
+        path = _concrete(route.path)
+        for creds in ({}, {"X-API-Key": "nonsense"}, {"Cookie": "orderloom_session=olt_" + "x" * 43}):
+            response = http.get(path, headers=creds, follow_redirects=False)
+            assert response.status_code == 303 and response.headers["location"].startswith("/ui/login"), path
+            assert "Bea" not in response.text and "<table" not in response.text
+        as_customer = http.get(path, headers=ann, follow_redirects=False)
+        if path == "/ui/shop":
+            assert as_customer.status_code == 200 and "Bea" not in as_customer.text
+        else:
+            assert as_customer.status_code == 303 and as_customer.headers["location"] == "/ui/shop", path
+        assert http.get(path, headers=ops, follow_redirects=False).status_code == 200, path
 
 
 def test_without_credentials_every_endpoint_is_401_and_says_nothing(world: tuple[TestClient, App, dict[str, str]],
                                                                     caplog: pytest.LogCaptureFixture) -> None:
     http, _, _ = world
     checked = 0
-    for route in _routes(http.app):
-        if route.path in PUBLIC_PATHS | SIGNED:
+    routes = _routes(http.app)
+    for route in routes:
+        if route.path in PUBLIC_PATHS | SIGNED or route in _pages(routes):
             continue
         for method in route.methods:
             for creds in ({}, {"Authorization": "Bearer olk_000000000000_" + "x" * 43}, {"X-API-Key": "nonsense"},
@@ -105,7 +134,10 @@ def test_a_customer_is_refused_everything_that_is_not_theirs(world: tuple[TestCl
     http, app, ids = world
     ann = headers(app, "ann", "customer", customer_id="cust-a")
     ops_only = []
-    for route in _routes(http.app):
+    routes = _routes(http.app)
+    for route in routes:
+        if route in _pages(routes):
+            continue
         if route.path in PUBLIC_PATHS | SIGNED or route.path in ("/orders", "/orders/{order_id}", "/auth/me",
                                                                 "/orders/{order_id}/tracking", "/customer/chat",
                                                                 "/promise", "/intake/orders/{order_id}/invoice",

@@ -1,0 +1,230 @@
+"""The dashboard in headless Chromium against a real server fed by the channel simulator.
+
+A person signs in, watches a simulated order arrive and get routed, approves an exception and sees the
+order's state change, opens a routing explanation, looks at inventory and carriers, and a customer sees
+their orders, the delivery promise and the chat. A screenshot of each page goes to reports/screenshots/.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from api.http import create_api
+from engine.bootstrap import App, bootstrap
+from engine.services.demo import seed_demo
+from engine.settings import Settings
+from evals.simulator import ChannelSimulator
+from tests.e2e.browser import chromium, need_chromium, running_server, screenshot
+
+pytestmark = pytest.mark.slow
+CUSTOMER_ID = "CUST-0042"
+WAIT_MS = 20_000
+
+
+@dataclass
+class World:
+    app: App
+    base: str
+    admin_key: str
+    customer_key: str
+    client: httpx.Client
+    sim: ChannelSimulator
+    browser: Any
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
+    need_chromium()
+    folder = tmp_path_factory.mktemp("dashboard")
+    settings = Settings(database_url=f"sqlite:///{folder / 'orderloom.db'}", maildir=folder / "mail",
+                        secret_file=folder / "secret.key", llm="fake")
+    app = bootstrap(settings)
+    seed_demo(app.bus)
+    admin = app.access.create_principal(name="ana", role="ops_admin", created_by="test")
+    customer = app.access.create_principal(name="Dana", role="customer", customer_id=CUSTOMER_ID, created_by="test")
+    feeder = app.access.create_principal(name="simulator", role="ops", created_by="test")
+    api = create_api(app, background_seconds=1)
+    with running_server(api) as base, httpx.Client(base_url=base, headers={"X-API-Key": feeder.key},
+                                                   timeout=60) as client, chromium() as browser:
+        sim = ChannelSimulator(client, app.tracking.secret_for, seed=11, speed=20, fault_rate=0, short_pick_rate=0,
+                               late_rate=0.3, emails=False, regular_customer=CUSTOMER_ID)
+        yield World(app, base, admin.key, customer.key, client, sim, browser)
+    app.close()
+
+
+def sign_in(world: World, key: str, start: str = "/ui/") -> Any:
+    page = world.browser.new_page(viewport={"width": 1400, "height": 900})
+    page.goto(world.base + start)
+    page.wait_for_url("**/ui/login**")
+    page.fill("input[name=api_key]", key)
+    page.click("button[type=submit]")
+    page.wait_for_load_state("networkidle")
+    return page
+
+
+def newest_order(world: World) -> dict[str, Any]:
+    orders = world.client.get("/orders", params={"limit": 1}).json()
+    assert orders, "no order was placed"
+    return dict(orders[0])
+
+
+def test_a_wrong_key_is_refused_and_nothing_is_shown(world: World) -> None:
+    page = world.browser.new_page()
+    page.goto(world.base + "/ui/exceptions")
+    assert "/ui/login" in page.url
+    screenshot(page, "login")
+    page.fill("input[name=api_key]", "olk_000000000000_" + "A" * 43)
+    page.click("button[type=submit]")
+    assert page.locator("[role=alert]").inner_text().startswith("That key is not valid")
+    assert page.locator("table").count() == 0
+    page.close()
+
+
+def test_a_simulated_order_arrives_live_and_is_routed(world: World) -> None:
+    page = sign_in(world, world.admin_key)
+    assert page.url.endswith("/ui/")
+    page.wait_for_selector("#live.on", timeout=WAIT_MS)  # the event stream is connected
+    world.sim.step(arrivals=1)
+    order = newest_order(world)
+    page.wait_for_selector(f'#feed li[data-type="order.routed"] a[href="/ui/orders/{order["order_id"]}"]',
+                           timeout=WAIT_MS)
+    row = page.wait_for_selector(f'#latest-orders tr[data-order="{order["order_id"]}"]', timeout=WAIT_MS)
+    assert row.query_selector("[data-status]").inner_text() in ("allocated", "released")
+    screenshot(page, "overview")
+    page.close()
+
+
+def test_approving_an_exception_changes_the_order(world: World) -> None:
+    # A consumer basket far above the usual value: the desk holds it and recommends a check, then accept.
+    placed = world.client.post("/orders", json={
+        "channel": "web", "external_id": "UI-BIG-1", "customer_id": CUSTOMER_ID,
+        "ship_to": {"name": "Dana Fox", "line1": "233 S Wacker Dr", "city": "Chicago", "state": "IL",
+                    "postal_code": "60606", "country": "US"},
+        "lines": [{"sku": "HOM-0001", "quantity": 60}]}).json()
+    order_id = placed["order_id"]
+    assert placed["status"] not in ("allocated", "released"), placed
+    page = sign_in(world, world.admin_key, "/ui/exceptions")
+    row = page.locator(f'tr[data-case]:has(a[href="/ui/orders/{order_id}"])').first
+    row.wait_for(timeout=WAIT_MS)
+    action = row.get_attribute("data-action")
+    assert action == "accept", action
+    screenshot(page, "exceptions")
+    row.locator("button[data-do=approve]").click()
+    result = row.locator("[data-result]")
+    result.locator("xpath=self::*[@data-order-state]").wait_for(timeout=WAIT_MS)
+    assert result.get_attribute("data-order-state") == "allocated", result.inner_text()
+    assert world.client.get(f"/orders/{order_id}").json()["status"] == "allocated"
+    screenshot(page, "exceptions-approved")
+    page.close()
+
+
+def test_editing_a_recommendation_and_rejecting_one(world: World) -> None:
+    ids = []
+    for n in (2, 3):
+        ids.append(world.client.post("/orders", json={
+            "channel": "web", "external_id": f"UI-BIG-{n}", "customer_id": CUSTOMER_ID,
+            "ship_to": {"name": "Dana Fox", "line1": "233 S Wacker Dr", "city": "Chicago", "state": "IL",
+                        "postal_code": "60606", "country": "US"},
+            "lines": [{"sku": "HOM-0002", "quantity": 60 + n}]}).json()["order_id"])
+    page = sign_in(world, world.admin_key, "/ui/exceptions")
+    edit = page.locator(f'tr[data-case]:has(a[href="/ui/orders/{ids[0]}"])').first
+    edit.locator("button[data-do=edit]").click()
+    page.select_option("#edit-form select[name=action]", "cancel")
+    page.fill("#edit-form textarea[name=params]", "{not json")
+    page.click("#edit-form button[value=ok]")
+    assert "not valid JSON" in page.locator("#edit-form [data-error]").inner_text()
+    page.fill("#edit-form textarea[name=params]", '{"reason": "customer asked us to cancel"}')
+    page.click("#edit-form button[value=ok]")
+    edit.locator("[data-result][data-order-state]").wait_for(timeout=WAIT_MS)
+    assert world.client.get(f"/orders/{ids[0]}").json()["status"] == "cancelled"
+    reject = page.locator(f'tr[data-case]:has(a[href="/ui/orders/{ids[1]}"])').first
+    reject.locator("button[data-do=reject]").click()
+    reject.locator("[data-result].ok").wait_for(timeout=WAIT_MS)
+    cases = world.client.get("/exceptions", params={"order_id": ids[1], "status": "all"}).json()
+    assert {x["status"] for x in cases} >= {"dismissed"}
+    page.close()
+
+
+def test_the_routing_explanation_shows_every_node_considered(world: World) -> None:
+    world.sim.step(arrivals=2)
+    page = sign_in(world, world.admin_key, "/ui/orders")
+    page.locator("table.grid tbody tr td a").first.click()
+    page.wait_for_selector("#explanation table.nodes")
+    nodes = page.locator("#explanation table.nodes tbody tr")
+    assert nodes.count() >= 5
+    assert page.locator("#explanation table.nodes tr.chosen").count() >= 1
+    assert page.locator(".routing-map circle").count() == nodes.count()  # every node considered is on the map
+    assert page.locator(".routing-map .dest").count() == 1
+    screenshot(page, "order-explanation")
+    page.close()
+
+
+def test_inventory_carriers_and_the_assistant(world: World) -> None:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and world.sim.stats.delivered < 3:
+        world.sim.step(arrivals=2)
+        time.sleep(0.3)
+    assert world.sim.stats.delivered >= 3, world.sim.stats
+    page = sign_in(world, world.admin_key, "/ui/inventory")
+    assert page.locator("table.matrix td.cell").count() > 50
+    screenshot(page, "inventory")
+    page.fill("input[name=sku]", "HOM-0001")
+    page.click("form.filters button")
+    page.wait_for_load_state("networkidle")
+    assert page.locator("table.matrix tbody tr").count() == 1
+    page.goto(world.base + "/ui/carriers")
+    assert page.locator("table.heat td.cell").count() >= 1
+    screenshot(page, "carriers")
+    page.goto(world.base + "/ui/assistant")
+    page.fill("#ops-chat input[name=message]", "what is in the exception queue?")
+    page.click("#ops-chat button.primary")
+    page.wait_for_function("document.querySelectorAll('#ops-chat li.bot').length >= 2 && "
+                           "!document.querySelector('#ops-chat li.bot:last-child').textContent.startsWith('…')",
+                           timeout=WAIT_MS)
+    screenshot(page, "assistant")
+    page.close()
+
+
+def test_the_customer_page_orders_promise_and_chat(world: World) -> None:
+    page = sign_in(world, world.customer_key, "/ui/")
+    assert page.url.endswith("/ui/shop")  # a customer never sees the ops dashboard
+    assert page.locator(".shop-order").count() >= 1
+    page.wait_for_selector("[data-orderloom-promise] b", timeout=WAIT_MS)
+    assert "Get it by" in page.locator("[data-orderloom-promise]").inner_text()
+    page.fill("#customer-chat input[name=message]", "where is my order?")
+    page.click("#customer-chat button.primary")
+    page.wait_for_function("document.querySelectorAll('#customer-chat li.bot').length >= 2 && "
+                           "!document.querySelector('#customer-chat li.bot:last-child').textContent.startsWith('…')",
+                           timeout=WAIT_MS)
+    answer = page.locator("#customer-chat li.bot").last.inner_text()
+    assert answer and "HTTP" not in answer
+    screenshot(page, "customer")
+    # The ops pages and the ops API stay closed to a customer's session.
+    page.goto(world.base + "/ui/exceptions")
+    assert page.url.endswith("/ui/shop")
+    status = page.evaluate("fetch('/exceptions', {credentials: 'same-origin'}).then(r => r.status)")
+    assert status == 403
+    page.close()
+
+
+def test_a_cookie_session_cannot_change_anything_without_the_header(world: World) -> None:
+    page = sign_in(world, world.admin_key)
+    status = page.evaluate("fetch('/exceptions/sweep', {method: 'POST', credentials: 'same-origin'})"
+                           ".then(r => r.status)")
+    assert status == 403  # what a page on another site could make the browser send
+    page.close()
+
+
+def test_screenshots_were_saved() -> None:
+    from tests.e2e.browser import SCREENSHOTS
+
+    need_chromium()
+    saved = {p.stem for p in Path(SCREENSHOTS).glob("*.png")}
+    assert {"login", "overview", "exceptions", "order-explanation", "inventory", "carriers", "customer"} <= saved

@@ -134,6 +134,9 @@ class SimulatorRunner:
         if self.thread is not None:
             self.thread.join(timeout=15)
         if self.simulator is not None:
+            # An email being read by the model finishes first (its thread must not outlive the process).
+            if self.simulator.email_busy.acquire(timeout=30):
+                self.simulator.email_busy.release()
             self.simulator.client.close()
         if self.key_id is not None:
             with contextlib.suppress(Exception):
@@ -181,7 +184,9 @@ def serve(app: App, console: Console, *, host: str, port: int, simulator: bool, 
     api = create_api(app)
     shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host
     base = f"http://{shown}:{port}"
-    config = uvicorn.Config(api, host=host, port=port, log_level="warning", access_log=False, log_config=None)
+    # In-flight requests get 10 s to finish at shutdown (an email read by a slow model must not hold Ctrl-C).
+    config = uvicorn.Config(api, host=host, port=port, log_level="warning", access_log=False, log_config=None,
+                            timeout_graceful_shutdown=10)
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, name="orderloom-http", daemon=True)
     thread.start()

@@ -121,9 +121,10 @@ class ChannelSimulator:
         """Place the orders due since the last round (or exactly `arrivals`), move the warehouses and the
         carriers on, and replenish what shipped. Every call the API refuses is counted, never raised."""
         now = self.clock()
-        if arrivals is None:
-            elapsed = 3.0 if self.last_step is None else now - self.last_step
-            arrivals = self._poisson(self.rate * elapsed / 60.0)
+        if arrivals is None and self.last_step is None:
+            arrivals = 3  # the first round opens the day with a few orders: something to watch at once
+        elif arrivals is None:
+            arrivals = self._poisson(self.rate * (now - self.last_step) / 60.0)
         self.last_step = now
         for _ in range(arrivals):
             self._place_one()

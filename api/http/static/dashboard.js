@@ -202,10 +202,10 @@ function setupOpsChat() {
         const type = (chunk.match(/^event: (.*)$/m) || [])[1];
         const data = JSON.parse((chunk.match(/^data: (.*)$/m) || [null, "{}"])[1]);
         if (type === "step") reply.textContent = "… " + (data.node || data.name || "");
-        if (type === "answer") reply.textContent = data.text || data.answer || "";
+        if (type === "answer") reply.textContent = data.answer || "";
         if (type === "error") reply.textContent = data.message || "the assistant failed";
         if (type === "proposal") {
-          reply.textContent = data.text || data.summary || "I propose an action; it waits for your decision.";
+          reply.textContent = data.answer || "I propose an action; it waits for your decision.";
           pending.hidden = false;
           pending.querySelector("[data-pending-text]").textContent = JSON.stringify(data.proposal || data, null, 1);
         }
@@ -217,7 +217,7 @@ function setupOpsChat() {
     if (!decision) return;
     const r = await api("POST", `/ops/chat/${encodeURIComponent(thread)}/decision`, { decision });
     pending.hidden = true;
-    say(list, "bot", r.ok ? (r.data.answer || r.data.text || decision + "d") : problemText(r));
+    say(list, "bot", r.ok ? (r.data.answer || decision + "d") : problemText(r));
   });
 }
 

@@ -228,6 +228,7 @@ def serve(app: App, console: Console, *, host: str, port: int, simulator: bool, 
         console.print("Stopping…")
         if runner is not None:
             runner.stop()
+        api.state.stopping = True  # open event streams end, so the server need not wait for browsers to leave
         server.should_exit = True
         thread.join(timeout=20)
         if previous is not None:

@@ -17,7 +17,7 @@ import math
 import secrets
 import time
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import parse_qs, quote
@@ -46,6 +46,7 @@ Ops = Annotated[Principal, Depends(requires(Permission.ORDERS_READ_ANY))]
 LOGIN_CODE_TTL = 15 * 60
 SSE_POLL_SECONDS = 1.0
 SSE_HEARTBEAT_SECONDS = 15.0
+KPI_WINDOW = timedelta(days=30)  # channel KPIs and carrier performance cover orders and parcels of the last 30 days
 
 
 def mount(api: FastAPI) -> None:
@@ -148,14 +149,16 @@ def _render(request: Request, name: str, principal: Principal, status_code: int 
 def overview_context(app: App) -> dict[str, Any]:
     q = DashboardQueries(app.engine)
     now = datetime.now(UTC)
+    since = now - KPI_WINDOW
     statuses = q.status_counts()
-    channels = q.channel_kpis()
+    channels = q.channel_kpis(since)
     orders = sum(statuses.values())
     touchless = sum(c["touchless"] for c in channels)
+    recent = sum(c["orders"] for c in channels)
     routed = sum(c["routed"] for c in channels)
     cost = sum((c["cost_per_order"] or 0) * c["routed"] for c in channels)
     nearest = [c for c in channels if c["baseline_cost_per_order"]["nearest-with-stock"] is not None]
-    carriers = q.carrier_performance()
+    carriers = q.carrier_performance(since)
     delivered = sum(c["delivered"] for c in carriers)
     on_time = sum(c["on_time"] for c in carriers)
     flow = q.orders_per_minute(now, 30)
@@ -165,7 +168,7 @@ def overview_context(app: App) -> dict[str, Any]:
         base = sum(c["baseline_cost_per_order"]["nearest-with-stock"] * c["routed"] for c in nearest)
         saving = 100 * (base - ours) / base if base else None
     return {
-        "kpis": {"orders": orders, "touchless_rate": touchless / orders if orders else None,
+        "kpis": {"orders": orders, "touchless_rate": touchless / recent if recent else None,
                  "open_exceptions": sum(q.open_case_counts().values()), "oversell": q.oversell_check(),
                  "cost_per_order": cost / routed if routed else None, "saving_vs_nearest": saving,
                  "on_time_rate": on_time / delivered if delivered else None, "delivered": delivered},
@@ -296,7 +299,7 @@ def carriers_page(request: Request, app: EngineApp) -> Response:
     who = _page(request, app)
     if isinstance(who, Response):
         return who
-    rows = DashboardQueries(app.engine).carrier_performance()
+    rows = DashboardQueries(app.engine).carrier_performance(datetime.now(UTC) - KPI_WINDOW)
     carriers = sorted({r["carrier"] for r in rows})
     regions = sorted({r["region"] for r in rows})
     grid = {(r["carrier"], r["region"]): r for r in rows}
@@ -352,7 +355,7 @@ async def events(request: Request, app: EngineApp, who: Ops,
         position = start
         yield f"retry: 3000\nevent: hello\ndata: {json.dumps({'position': position})}\n\n"
         quiet = 0.0
-        while not await request.is_disconnected():
+        while not await request.is_disconnected() and not getattr(request.app.state, "stopping", False):
             found = await run_in_threadpool(queries.events_after, position, 200)
             for ev in found:
                 position = ev.position

@@ -3,12 +3,14 @@ stop on Ctrl-C (SIGINT) and on SIGTERM, and a restart that finds everything wher
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -46,6 +48,13 @@ def wait_for(predicate: Any, timeout: float) -> Any:
             return found
         time.sleep(0.5)
     return None
+
+
+def _watch(base: str, key: str) -> None:
+    with contextlib.suppress(httpx.HTTPError), httpx.stream("GET", f"{base}/ui/events", headers={"X-API-Key": key},
+                                                            timeout=None) as response:
+        for _ in response.iter_lines():
+            pass
 
 
 def routed_orders(base: str, key: str) -> list[dict[str, Any]]:
@@ -88,9 +97,14 @@ def test_serve_in_an_empty_directory_routes_orders_and_restarts_with_nothing_los
         time.sleep(3)
         before = {o["order_id"]: o for o in httpx.get(f"{base}/orders", params={"limit": 200},
                                                         headers={"X-API-Key": key}).json()}
+        watching = threading.Thread(target=_watch, args=(base, key), daemon=True)  # a dashboard left open
+        watching.start()
+        time.sleep(1)
     finally:
+        asked = time.monotonic()
         out = stop(proc, signal.SIGINT)
     assert proc.returncode == 0, out
+    assert time.monotonic() - asked < 8, "an open dashboard must not hold up Ctrl-C"
     assert "stopped cleanly" in out
     assert {p.name for p in tmp_path.iterdir()} >= {"orderloom.db", "orderloom.log"}
     logged = [json.loads(line) for line in (tmp_path / "orderloom.log").read_text().splitlines()]

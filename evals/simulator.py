@@ -28,7 +28,7 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from email.message import EmailMessage
@@ -75,10 +75,7 @@ class SimulatorStats:
     errors: int = 0
 
     def to_dict(self) -> dict[str, Any]:
-        return {"placed": dict(self.placed), "rejected": self.rejected, "faults": self.faults,
-                "released": self.released, "shipped": self.shipped, "short_picks": self.short_picks,
-                "scans": self.scans, "delivered": self.delivered, "received_units": self.received_units,
-                "errors": self.errors}
+        return {**asdict(self), "placed": dict(self.placed)}
 
 
 class ChannelSimulator:

@@ -212,6 +212,9 @@ def serve(app: App, console: Console, *, host: str, port: int, simulator: bool, 
         console.print(Text.assemble(("✓ ", "green"), f"channel simulator: ~{orders_per_minute:g} orders a minute "
                                     "from web, mobile, marketplace, POS, EDI and email, with warehouse and carrier "
                                     "events (--no-simulator for real use)"))
+    stop_resume = threading.Event()
+    threading.Thread(target=_resume_emails, args=(api, stop_resume), name="orderloom-intake-resume",
+                     daemon=True).start()
     console.print("Ctrl-C stops Orderloom.")
     last = time.monotonic()
     previous = _stop_on_sigterm()
@@ -228,12 +231,24 @@ def serve(app: App, console: Console, *, host: str, port: int, simulator: bool, 
         console.print("Stopping…")
         if runner is not None:
             runner.stop()
+        stop_resume.set()
         api.state.stopping = True  # open event streams end, so the server need not wait for browsers to leave
         server.should_exit = True
         thread.join(timeout=20)
         if previous is not None:
             signal.signal(signal.SIGTERM, previous)
         console.print(Text.assemble(("✓ ", "green"), "stopped cleanly; everything is in the database"))
+
+
+def _resume_emails(api: Any, stop: threading.Event, every: float = 60.0) -> None:
+    """Emails stored but never read (a stop while the model read them) are read again, once a minute."""
+    from api.http.intake import resume_unread_emails
+
+    while not stop.wait(every):
+        try:
+            resume_unread_emails(api)
+        except Exception:  # logged; the next round tries again
+            log.exception("resuming unread emails failed")
 
 
 def _stop_on_sigterm() -> Any:

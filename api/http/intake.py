@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import hashlib
+import logging
+from datetime import timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request, Response, status
@@ -14,10 +16,12 @@ from engine.bootstrap import App
 from engine.domain import errors as e
 from engine.domain.access import Permission, Principal, Role
 from engine.domain.errors import Problem
+from engine.domain.intake import IntakeStatus
 from engine.intake.mail import MAX_EMAIL_BYTES, EmailUnreadable, parse_email
 from engine.intake.x12_reader import MAX_INPUT_BYTES
 
 router = APIRouter(prefix="/intake", tags=["intake"])
+log = logging.getLogger(__name__)
 EngineApp = Annotated[App, Depends(engine_app)]
 Placer = Annotated[Principal, Depends(requires(Permission.ORDERS_PLACE))]
 Reader = Annotated[Principal, Depends(requires(Permission.ORDERS_READ_ANY))]
@@ -32,25 +36,56 @@ def _channel_only(who: Principal, channel: str) -> None:
 
 
 def _agent(request: Request) -> Any:
+    return intake_agent(request.app)
+
+
+def intake_agent(api: Any) -> Any:
     """The intake agent, built on first use with the configured model (the local model starts then)."""
-    agent = getattr(request.app.state, "intake_agent", None)
+    agent = getattr(api.state, "intake_agent", None)
     if agent is None:
         from agents.intake.graph import IntakeAgent
         from agents.llm import chat_model
         from engine.adapters.catalog_index import open_catalog_index
         from tools.intake import IntakeLookups
 
-        engine_app = request.app.state.engine_app
-        model = getattr(request.app.state, "intake_model", None)
+        engine_app = api.state.engine_app
+        model = getattr(api.state, "intake_model", None)
         if model is None and engine_app.settings.llm == "fake":  # no model: the deterministic rules baseline
             from agents.intake.rules import rules_handler
 
             model = chat_model("fake", handler=rules_handler)
         model = model or chat_model(engine_app.settings.llm, engine_app.settings)
-        index = None if getattr(request.app.state, "intake_model", None) else open_catalog_index(engine_app.engine)
+        index = None if getattr(api.state, "intake_model", None) else open_catalog_index(engine_app.engine)
         agent = IntakeAgent(model, IntakeLookups(engine_app.uow, index))
-        request.app.state.intake_agent = agent
+        api.state.intake_agent = agent
     return agent
+
+
+def resume_unread_emails(api: Any, older_than: timedelta = timedelta(minutes=10)) -> list[dict[str, Any]]:
+    """Read the emails that were stored but never settled (the process stopped while the model read them).
+
+    Only those stored more than `older_than` ago: a younger one may still be in another worker's hands
+    (the model's own time limit is well inside ten minutes)."""
+    app: App = api.state.engine_app
+    with app.uow(readonly=True) as uow:
+        cutoff = uow.now() - older_than
+        waiting = [d for d in uow.intake.list(IntakeStatus.RECEIVED.value, 1000)
+                   if d.source == "email" and d.received_at <= cutoff]
+    out = []
+    for doc in waiting:
+        with app.uow(readonly=True) as uow:
+            raw = uow.intake.raw(doc.document_id)
+            current = uow.intake.get(doc.document_id)
+        if raw is None or current is None or current.status is not IntakeStatus.RECEIVED:
+            continue
+        try:
+            result = intake_agent(api).run(raw)
+        except EmailUnreadable as err:
+            out.append(app.intake.reject(doc.document_id, err).to_dict())
+            continue
+        out.append(app.intake.settle(doc.document_id, result.draft).to_dict())
+        log.info("resumed an unread email", extra={"document_id": doc.document_id})
+    return out
 
 
 @router.post("/email", status_code=status.HTTP_201_CREATED)

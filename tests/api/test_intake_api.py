@@ -115,3 +115,25 @@ def test_unreadable_input_is_rejected_and_kept(client: tuple[TestClient, App, Sc
     assert doc["problems"][0]["code"].startswith("email.")
     assert http.get("/intake/documents/999").status_code == 404
     assert http.get("/intake/documents/x'--").status_code == 404
+
+
+def test_an_email_stored_but_never_read_is_read_once_after_a_restart(
+        client: tuple[TestClient, App, ScriptedChatModel]) -> None:
+    from datetime import timedelta
+
+    from api.http.intake import resume_unread_emails
+    from engine.intake.mail import parse_email
+
+    http, app, model = client
+    raw = email(ORDER)
+    parsed = parse_email(raw)
+    # The process stopped after storing the email and before the model had read it.
+    stored = app.intake.receive("email", parsed.message_id or "x", raw, parsed.sender, parsed.subject)
+    assert stored["status"] == "received" and orders(app) == 0
+    assert resume_unread_emails(http.app) == []  # a young one may still be in another worker's hands
+    model.responses.append(extraction())
+    resumed = resume_unread_emails(http.app, older_than=timedelta(0))
+    assert [r["status"] for r in resumed] == ["accepted"] and orders(app) == 1
+    assert resume_unread_emails(http.app, older_than=timedelta(0)) == []  # once
+    again = post(http, raw)  # the sender retries: the same order, not a second one
+    assert again.status_code == 200 and again.json()["order_id"] == resumed[0]["order_id"] and orders(app) == 1

@@ -1,0 +1,423 @@
+"""Returns as their own domain: the RMA aggregate and its state machine, the return-reason taxonomy,
+eligibility by policy, and condition grade -> disposition rules. Pure: no persistence, no clock.
+
+The RMA (return merchandise authorisation) runs parallel to the forward order:
+
+    requested -> authorised | refused
+    authorised -> label_issued -> in_transit -> received -> graded -> disposed -> refunded | exchanged -> closed
+    (a return dropped at a store skips the label: authorised -> received; refused and closed are final;
+     a customer may cancel before the parcel moves: requested | authorised | label_issued -> cancelled)
+
+Every change is a method that checks the table and raises IllegalTransition naming the allowed targets.
+Receiving, grading and disposing are per line and keyed by a reference, so a redelivered warehouse event
+is recognised and changes nothing (`Replay`); the RMA moves on when every line is through the step.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from decimal import Decimal
+
+from engine.domain.errors import IllegalTransition, Problem, ValidationFailed
+
+
+class ReturnReason(enum.StrEnum):
+    """Why the customer sends it back. `merchant_fault` reasons refund shipping and never carry a fee."""
+
+    DAMAGED_IN_TRANSIT = "damaged_in_transit"
+    DEFECTIVE = "defective"
+    WRONG_ITEM = "wrong_item"
+    NOT_AS_DESCRIBED = "not_as_described"
+    MISSING_PARTS = "missing_parts"
+    ARRIVED_LATE = "arrived_late"
+    SIZE_OR_FIT = "size_or_fit"
+    CHANGED_MIND = "changed_mind"
+    BETTER_PRICE = "better_price_elsewhere"
+    ORDERED_BY_MISTAKE = "ordered_by_mistake"
+    OTHER = "other"
+
+    @property
+    def merchant_fault(self) -> bool:
+        return self in MERCHANT_FAULT
+
+
+MERCHANT_FAULT = frozenset({ReturnReason.DAMAGED_IN_TRANSIT, ReturnReason.DEFECTIVE, ReturnReason.WRONG_ITEM,
+                            ReturnReason.NOT_AS_DESCRIBED, ReturnReason.MISSING_PARTS, ReturnReason.ARRIVED_LATE})
+
+
+class RmaStatus(enum.StrEnum):
+    REQUESTED = "requested"
+    AUTHORISED = "authorised"
+    REFUSED = "refused"
+    LABEL_ISSUED = "label_issued"
+    IN_TRANSIT = "in_transit"
+    RECEIVED = "received"
+    GRADED = "graded"
+    DISPOSED = "disposed"
+    REFUNDED = "refunded"
+    EXCHANGED = "exchanged"
+    CLOSED = "closed"
+    CANCELLED = "cancelled"
+
+
+R = RmaStatus
+RMA_TRANSITIONS: dict[RmaStatus, frozenset[RmaStatus]] = {
+    R.REQUESTED: frozenset({R.AUTHORISED, R.REFUSED, R.CANCELLED}),
+    R.AUTHORISED: frozenset({R.LABEL_ISSUED, R.RECEIVED, R.CANCELLED}),
+    R.LABEL_ISSUED: frozenset({R.IN_TRANSIT, R.RECEIVED, R.CANCELLED}),
+    R.IN_TRANSIT: frozenset({R.RECEIVED}),
+    R.RECEIVED: frozenset({R.GRADED}),
+    R.GRADED: frozenset({R.DISPOSED}),
+    R.DISPOSED: frozenset({R.REFUNDED, R.EXCHANGED}),
+    R.REFUNDED: frozenset({R.CLOSED}),
+    R.EXCHANGED: frozenset({R.CLOSED}),
+    R.REFUSED: frozenset(),
+    R.CLOSED: frozenset(),
+    R.CANCELLED: frozenset(),
+}
+
+
+class Resolution(enum.StrEnum):
+    REFUND = "refund"
+    EXCHANGE = "exchange"
+
+
+class Grade(enum.StrEnum):
+    """The condition an inspector finds."""
+
+    NEW = "new"                  # unopened, sealed, tags on
+    LIKE_NEW = "like_new"        # opened, unused, complete
+    USED = "used"                # signs of use, works, complete
+    DAMAGED = "damaged"          # cosmetic or functional damage
+    DEFECTIVE = "defective"      # does not work as it should
+    UNSALEABLE = "unsaleable"    # hygiene, missing parts, beyond repair
+
+
+class Disposition(enum.StrEnum):
+    RESTOCK_NEW = "restock_new"
+    OPEN_BOX = "open_box"
+    REFURBISH = "refurbish"
+    RETURN_TO_VENDOR = "return_to_vendor"
+    LIQUIDATE = "liquidate"
+    SCRAP = "scrap"
+
+    @property
+    def sellable(self) -> bool:
+        """Units that go back into available-to-promise at a node."""
+        return self in (Disposition.RESTOCK_NEW, Disposition.OPEN_BOX)
+
+
+class Replay(Exception):
+    """The same warehouse event again: recognised by its reference, nothing changed."""
+
+
+@dataclass
+class ReturnLine:
+    line_no: int              # the order line
+    sku: str
+    quantity: int
+    reason: ReturnReason
+    unit_price: Decimal
+    received: int = 0
+    grade: Grade | None = None
+    disposition: Disposition | None = None
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class RmaChange:
+    at: datetime
+    from_status: RmaStatus | None
+    to_status: RmaStatus
+    reason: str = ""
+
+
+@dataclass
+class Rma:
+    rma_id: str
+    order_id: str
+    channel: str
+    customer_id: str | None
+    account_code: str | None
+    lines: list[ReturnLine]
+    resolution: Resolution
+    status: RmaStatus = RmaStatus.REQUESTED
+    status_reason: str = ""
+    label: dict[str, str] | None = None
+    refund_amount: Decimal | None = None
+    exchange_order_id: str | None = None
+    references: set[str] = field(default_factory=set)  # receipt/grade/disposal references already applied
+    history: list[RmaChange] = field(default_factory=list)
+
+    # -- the state machine
+    def allowed_targets(self) -> frozenset[RmaStatus]:
+        return RMA_TRANSITIONS[self.status]
+
+    def transition(self, target: RmaStatus, at: datetime, reason: str = "") -> RmaChange:
+        if target not in RMA_TRANSITIONS[self.status]:
+            allowed = sorted(t.value for t in RMA_TRANSITIONS[self.status])
+            raise IllegalTransition(
+                f"return {self.rma_id} is {self.status.value}: it cannot become {target.value}"
+                + (f" (it can become {', '.join(allowed)})" if allowed else " (it is final)"),
+                rma_id=self.rma_id, status=self.status.value, target=target.value, allowed=allowed)
+        change = RmaChange(at, self.status, target, reason)
+        self.status, self.status_reason = target, reason
+        self.history.append(change)
+        return change
+
+    def line(self, line_no: int) -> ReturnLine:
+        for ln in self.lines:
+            if ln.line_no == line_no:
+                return ln
+        raise ValidationFailed(f"return {self.rma_id} has no line {line_no}", problems=[Problem(
+            "return.unknown_line", "line_no", f"line {line_no} is not on this return",
+            "use one of " + ", ".join(str(x.line_no) for x in self.lines))])
+
+    def _once(self, reference: str) -> None:
+        if not reference:
+            raise ValidationFailed("a warehouse event needs its reference", problems=[Problem(
+                "return.reference_missing", "reference", "no reference", "send the receipt or scan id")])
+        if reference in self.references:
+            raise Replay(reference)
+        self.references.add(reference)
+
+    # -- the steps
+    def authorise(self, at: datetime, reason: str = "within policy") -> RmaChange:
+        return self.transition(RmaStatus.AUTHORISED, at, reason)
+
+    def refuse(self, at: datetime, reason: str) -> RmaChange:
+        return self.transition(RmaStatus.REFUSED, at, reason)
+
+    def issue_label(self, at: datetime, carrier: str, tracking_number: str) -> RmaChange:
+        change = self.transition(RmaStatus.LABEL_ISSUED, at, f"label {carrier} {tracking_number}")
+        self.label = {"carrier": carrier, "tracking_number": tracking_number}
+        return change
+
+    def in_transit(self, at: datetime) -> RmaChange:
+        return self.transition(RmaStatus.IN_TRANSIT, at, "the carrier has the parcel")
+
+    def receive(self, at: datetime, reference: str, quantities: dict[int, int]) -> RmaChange | None:
+        """Units arrived at the returns desk. A line may arrive in parts; the RMA is received when every
+        line has all its units (or when the desk closes it short: `receive_short`)."""
+        if self.status not in (RmaStatus.AUTHORISED, RmaStatus.LABEL_ISSUED, RmaStatus.IN_TRANSIT,
+                               RmaStatus.RECEIVED):
+            self.transition(RmaStatus.RECEIVED, at)  # raises with the allowed targets
+        problems = []
+        for line_no, qty in quantities.items():
+            ln = self.line(line_no)
+            if not isinstance(qty, int) or qty <= 0 or ln.received + qty > ln.quantity:
+                problems.append(Problem("return.quantity_invalid", f"quantities.{line_no}",
+                                        f"line {line_no}: {qty!r} more would make {ln.received + (qty or 0)} of "
+                                        f"{ln.quantity} authorised", "receive at most what was authorised"))
+        if problems:
+            raise ValidationFailed("the receipt does not match the return", problems=problems)
+        self._once(reference)
+        for line_no, qty in quantities.items():
+            self.line(line_no).received += qty
+        if self.status is not RmaStatus.RECEIVED and all(ln.received == ln.quantity for ln in self.lines):
+            return self.transition(RmaStatus.RECEIVED, at, f"all units received ({reference})")
+        return None
+
+    def grade(self, at: datetime, reference: str, line_no: int, grade: Grade, note: str = "") -> RmaChange | None:
+        if self.status is not RmaStatus.RECEIVED:
+            self.transition(RmaStatus.GRADED, at)  # raises with the allowed targets
+        ln = self.line(line_no)
+        if ln.received == 0:
+            raise ValidationFailed(f"line {line_no} has not been received", problems=[Problem(
+                "return.not_received", "line_no", "nothing to grade yet", "receive the units first")])
+        self._once(reference)
+        ln.grade, ln.note = grade, note
+        if all(x.grade is not None for x in self.lines if x.received):
+            return self.transition(RmaStatus.GRADED, at, "every received line graded")
+        return None
+
+    def dispose(self, at: datetime, reference: str, line_no: int, disposition: Disposition) -> RmaChange | None:
+        if self.status is not RmaStatus.GRADED:
+            self.transition(RmaStatus.DISPOSED, at)  # raises with the allowed targets
+        ln = self.line(line_no)
+        if ln.grade is None:
+            raise ValidationFailed(f"line {line_no} has not been graded", problems=[Problem(
+                "return.not_graded", "line_no", "no grade yet", "grade the line first")])
+        self._once(reference)
+        ln.disposition = disposition
+        if all(x.disposition is not None for x in self.lines if x.received):
+            return self.transition(RmaStatus.DISPOSED, at, "every graded line has a disposition")
+        return None
+
+    def refund(self, at: datetime, amount: Decimal) -> RmaChange:
+        if self.resolution is not Resolution.REFUND:
+            raise IllegalTransition(f"return {self.rma_id} is an exchange, not a refund", rma_id=self.rma_id)
+        change = self.transition(RmaStatus.REFUNDED, at, f"refunded {amount}")
+        self.refund_amount = amount
+        return change
+
+    def exchange(self, at: datetime, new_order_id: str) -> RmaChange:
+        if self.resolution is not Resolution.EXCHANGE:
+            raise IllegalTransition(f"return {self.rma_id} is a refund, not an exchange", rma_id=self.rma_id)
+        change = self.transition(RmaStatus.EXCHANGED, at, f"replacement order {new_order_id}")
+        self.exchange_order_id = new_order_id
+        return change
+
+    def close(self, at: datetime) -> RmaChange:
+        return self.transition(RmaStatus.CLOSED, at, "done")
+
+    def cancel(self, at: datetime, reason: str) -> RmaChange:
+        return self.transition(RmaStatus.CANCELLED, at, reason)
+
+    # -- money
+    def refund_due(self, fee_pct: Decimal, shipping_paid: Decimal = Decimal(0)) -> Decimal:
+        """What goes back: the received units at their price, less the restocking fee on customer-fault
+        lines; the outbound shipping too when every line is the merchant's fault."""
+        total = Decimal(0)
+        for ln in self.lines:
+            value = ln.unit_price * ln.received
+            if not ln.reason.merchant_fault:
+                value -= (value * fee_pct / 100).quantize(Decimal("0.01"))
+            total += value
+        if self.lines and all(ln.reason.merchant_fault for ln in self.lines):
+            total += shipping_paid
+        return total.quantize(Decimal("0.01"))
+
+
+# -- eligibility ----------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class ReturnPolicy:
+    """Return windows per channel and category (days after delivery), what cannot come back, B2B terms."""
+
+    default_window_days: int = 30
+    window_by_channel: dict[str, int] = field(default_factory=dict)
+    window_by_category: dict[str, int] = field(default_factory=dict)  # overrides the channel's window
+    final_sale_skus: frozenset[str] = frozenset()
+    final_sale_categories: frozenset[str] = frozenset()
+    b2b_window_days: int = 14
+    b2b_restocking_fee_pct: Decimal = Decimal("15")
+    consumer_restocking_fee_pct: Decimal = Decimal("0")
+    b2b_allows_change_of_mind: bool = False  # B2B terms: only merchant-fault returns unless agreed
+
+    def window(self, channel: str, category: str, b2b: bool) -> int:
+        if b2b:
+            return self.b2b_window_days
+        return self.window_by_category.get(category, self.window_by_channel.get(channel, self.default_window_days))
+
+    def fee_pct(self, b2b: bool) -> Decimal:
+        return self.b2b_restocking_fee_pct if b2b else self.consumer_restocking_fee_pct
+
+
+@dataclass(frozen=True)
+class OrderLineFacts:
+    """What eligibility needs to know about one order line."""
+
+    line_no: int
+    sku: str
+    category: str
+    shipped: int
+    already_returned: int  # units on other, not refused or cancelled, returns of this line
+    unit_price: Decimal
+
+
+@dataclass(frozen=True)
+class RequestedLine:
+    line_no: int
+    quantity: int
+    reason: ReturnReason
+
+
+@dataclass(frozen=True)
+class Eligibility:
+    eligible: tuple[RequestedLine, ...]
+    refusals: tuple[Problem, ...]
+
+    @property
+    def all_eligible(self) -> bool:
+        return not self.refusals
+
+
+def check_eligibility(policy: ReturnPolicy, *, channel: str, b2b: bool, delivered_at: datetime | None,
+                      now: datetime, order_lines: Sequence[OrderLineFacts],
+                      requested: Iterable[RequestedLine]) -> Eligibility:
+    """Which requested lines may come back, and for each that may not, a refusal naming the line and why.
+
+    Merchant-fault reasons (damaged, defective, wrong item…) are accepted outside the window and on final
+    sale items: the merchant owes a remedy whatever the policy says."""
+    by_line = {ln.line_no: ln for ln in order_lines}
+    eligible: list[RequestedLine] = []
+    refusals: list[Problem] = []
+    seen: set[int] = set()
+    for req in requested:
+        field_ = f"lines.{req.line_no}"
+        ln = by_line.get(req.line_no)
+        if ln is None:
+            refusals.append(Problem("return.unknown_line", field_, f"the order has no line {req.line_no}",
+                                    "choose a line of this order"))
+            continue
+        if req.line_no in seen:
+            refusals.append(Problem("return.duplicate_line", field_, f"line {req.line_no} is asked twice",
+                                    "ask once per line with the total quantity"))
+            continue
+        seen.add(req.line_no)
+        returnable = ln.shipped - ln.already_returned
+        if not isinstance(req.quantity, int) or req.quantity <= 0:
+            refusals.append(Problem("return.quantity_invalid", field_, f"quantity {req.quantity!r} is not a "
+                                    "positive whole number", "ask for 1 or more units"))
+            continue
+        if req.quantity > returnable:
+            refusals.append(Problem("return.quantity_exceeds", field_,
+                                    f"{req.quantity} asked, {returnable} can come back ({ln.shipped} shipped, "
+                                    f"{ln.already_returned} already on a return)",
+                                    f"ask for at most {returnable}"))
+            continue
+        fault = req.reason.merchant_fault
+        if delivered_at is None and not fault:
+            refusals.append(Problem("return.not_delivered", field_, "the order has not been delivered yet",
+                                    "cancel the undelivered units instead, or wait for delivery"))
+            continue
+        if not fault and (ln.sku in policy.final_sale_skus or ln.category in policy.final_sale_categories):
+            refusals.append(Problem("return.final_sale", field_, f"{ln.sku} was sold as final sale",
+                                    "final-sale items come back only when damaged, defective or wrong"))
+            continue
+        if b2b and not fault and not policy.b2b_allows_change_of_mind:
+            refusals.append(Problem("return.b2b_terms", field_, f"the account's terms take back only damaged, "
+                                    f"defective or wrong items, not '{req.reason.value}'",
+                                    "ask the account manager for an exception"))
+            continue
+        window = policy.window(channel, ln.category, b2b)
+        if delivered_at is not None and not fault and now > delivered_at + timedelta(days=window):
+            days = (now - delivered_at).days
+            refusals.append(Problem("return.window_closed", field_,
+                                    f"delivered {days} days ago; the return window is {window} days",
+                                    "returns are accepted within the window, or for faults at any time"))
+            continue
+        eligible.append(req)
+    return Eligibility(tuple(eligible), tuple(refusals))
+
+
+# -- condition -> disposition -----------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class DispositionRules:
+    """Value thresholds (unit price) that decide what to do with a graded unit."""
+
+    refurbish_min_value: Decimal = Decimal("75")    # repairing cheaper units costs more than they are worth
+    rtv_min_value: Decimal = Decimal("20")           # vendor credit is worth the freight above this
+    liquidate_min_value: Decimal = Decimal("5")      # below this, liquidation does not pay for handling
+
+
+def disposition_for(grade: Grade, unit_value: Decimal, *, vendor_returnable: bool,
+                    rules: DispositionRules = DispositionRules()) -> Disposition:
+    """The disposition rules: sellable grades go back to stock, faulty units go to the vendor or to repair
+    when they are worth it, the rest is liquidated or scrapped."""
+    if grade is Grade.NEW:
+        return Disposition.RESTOCK_NEW
+    if grade is Grade.LIKE_NEW:
+        return Disposition.OPEN_BOX
+    if grade is Grade.DEFECTIVE and vendor_returnable and unit_value >= rules.rtv_min_value:
+        return Disposition.RETURN_TO_VENDOR
+    if grade in (Grade.USED, Grade.DAMAGED, Grade.DEFECTIVE) and unit_value >= rules.refurbish_min_value:
+        return Disposition.REFURBISH
+    if grade is not Grade.UNSALEABLE and unit_value >= rules.liquidate_min_value:
+        return Disposition.LIQUIDATE
+    return Disposition.SCRAP

@@ -899,6 +899,26 @@ def serve(ctx: typer.Context,
                        status_every=status_every, seed=seed)
         except RuntimeError as err:
             raise _fail(Text.assemble(("error ", "bold red"), ("serve.failed", "red"), ": ", clean(err))) from None
+    _exit_past_the_model_server()
+
+
+def _exit_past_the_model_server() -> None:
+    """The bundled llama.cpp server has no stop call, and at interpreter exit its destructor waits for any
+    generation still running (an email the simulator sent as Ctrl-C came): the process would hang after
+    "stopped cleanly". Everything is committed and closed by now, so end the process here."""
+    import sys
+
+    from agents.llm.local import LocalModelServer
+
+    if LocalModelServer._instance is None:
+        return
+    import logging
+    import os
+
+    sys.stdout.flush()
+    sys.stderr.flush()
+    logging.shutdown()
+    os._exit(0)
 
 
 # -- intake ----------------------------------------------------------------------------------------

@@ -229,10 +229,10 @@ def serve(app: App, console: Console, *, host: str, port: int, simulator: bool, 
         pass
     finally:
         console.print("Stopping…")
+        api.state.stopping = True  # open event streams end, so the server need not wait for browsers to leave
+        stop_resume.set()
         if runner is not None:
             runner.stop()
-        stop_resume.set()
-        api.state.stopping = True  # open event streams end, so the server need not wait for browsers to leave
         server.should_exit = True
         thread.join(timeout=20)
         if previous is not None:

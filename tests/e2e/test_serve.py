@@ -104,7 +104,8 @@ def test_serve_in_an_empty_directory_routes_orders_and_restarts_with_nothing_los
         asked = time.monotonic()
         out = stop(proc, signal.SIGINT)
     assert proc.returncode == 0, out
-    assert time.monotonic() - asked < 8, "an open dashboard must not hold up Ctrl-C"
+    # Requests in flight get 10 s at shutdown: an open event stream must not be one of them.
+    assert time.monotonic() - asked < 10, "an open dashboard must not hold up Ctrl-C"
     assert "stopped cleanly" in out
     assert {p.name for p in tmp_path.iterdir()} >= {"orderloom.db", "orderloom.log"}
     logged = [json.loads(line) for line in (tmp_path / "orderloom.log").read_text().splitlines()]

@@ -1,0 +1,1 @@
+"""Returns intelligence, pure: the return-abuse score and restock routing (no persistence, no LLM)."""

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, ConfigDict, Field
 
 from api.http.auth import requires
-from api.http.ops_chat import conversations
+from api.http.ops_chat import assistant_model, conversations
 from engine.domain.access import Permission, Principal
 
 router = APIRouter(prefix="/customer", tags=["customer"])
@@ -26,13 +26,8 @@ def assistant(request: Request) -> Any:
     if found is None:
         from agents.customer.graph import CustomerAssistant
 
-        model = getattr(request.app.state, "customer_model", None)
-        settings = request.app.state.engine_app.settings
-        if model is None and settings.llm != "fake":  # fake: no model, the assistant's rules read the message
-            from agents.llm import chat_model
-
-            model = chat_model(settings.llm, settings)
-        found = CustomerAssistant(request.app.state.engine_app, model, conversations(request))
+        found = CustomerAssistant(request.app.state.engine_app, assistant_model(request, "customer_model"),
+                                  conversations(request))
         request.app.state.customer_assistant = found
     return found
 

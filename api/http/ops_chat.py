@@ -53,19 +53,26 @@ def conversations(request: Request) -> Any:
     return store
 
 
+def assistant_model(request: Request, given: str) -> Any:
+    """The model an assistant uses: the one the API was given (`given` in app.state), else the configured one;
+    None with ORDERLOOM_LLM=fake (the assistant's rules read the message)."""
+    model = getattr(request.app.state, given, None)
+    settings = request.app.state.engine_app.settings
+    if model is None and settings.llm != "fake":
+        from agents.llm import chat_model
+
+        model = chat_model(settings.llm, settings)
+    return model
+
+
 def assistant(request: Request) -> Any:
     """The ops assistant, built on first use with the configured model and conversation store."""
     found = getattr(request.app.state, "ops_assistant", None)
     if found is None:
         from agents.ops.graph import OpsAssistant
 
-        model = getattr(request.app.state, "ops_model", None)
-        settings = request.app.state.engine_app.settings
-        if model is None and settings.llm != "fake":  # fake: no model, the assistant's rules read the message
-            from agents.llm import chat_model
-
-            model = chat_model(settings.llm, settings)
-        found = OpsAssistant(request.app.state.engine_app, model, conversations(request))
+        found = OpsAssistant(request.app.state.engine_app, assistant_model(request, "ops_model"),
+                             conversations(request))
         request.app.state.ops_assistant = found
     return found
 

@@ -40,6 +40,8 @@ log = logging.getLogger("orderloom.http")
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 _STANDARD = frozenset(logging.LogRecord("", 0, "", 0, "", None, None).__dict__) | {"message", "asctime"}
 QUIET_PATHS = ("/health", "/ready", "/metrics", "/ui/events", "/ui/static/")
+# Metric labels stay a bounded set: any other method a client invents is counted as OTHER.
+METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 
 
 class JsonFormatter(logging.Formatter):
@@ -164,12 +166,13 @@ class ObservabilityMiddleware:
             route = scope.get("route")
             template = getattr(route, "path", None) or "unmatched"
             elapsed = time.perf_counter() - started
-            self.metrics.requests.labels(scope["method"], template, str(status[0])).inc()
-            self.metrics.latency.labels(scope["method"], template).observe(elapsed)
+            method = scope["method"] if scope["method"] in METHODS else "OTHER"
+            self.metrics.requests.labels(method, template, str(status[0])).inc()
+            self.metrics.latency.labels(method, template).observe(elapsed)
             path = str(scope.get("path", ""))
             quiet = path.startswith(QUIET_PATHS) and status[0] < 400
             log.log(logging.DEBUG if quiet else logging.INFO, "request", extra={
-                "request_id": request_id, "method": scope["method"], "route": template, "status": status[0],
+                "request_id": request_id, "method": method, "route": template, "status": status[0],
                 "duration_ms": round(elapsed * 1000, 2)})
 
 

@@ -197,8 +197,13 @@ def test_metrics_count_requests_by_route_and_read_the_engine(world: tuple[TestCl
     assert 'orderloom_orders{status="allocated"} 1.0' in text
     assert "orderloom_http_request_duration_seconds_bucket" in text and "orderloom_oversold_positions 0.0" in text
     http.get("/orders/1", headers=headers(app))
+    for n in range(5):  # made-up paths and methods do not each make a new series
+        http.get(f"/no/such/path/{n}")
+        http.request(f"BREW{n}", "/orders")
     text = http.get("/metrics", headers=headers(app)).text
     assert 'route="/orders/{order_id}"' in text and 'route="/orders/1"' not in text  # templates, not raw paths
+    assert "/no/such" not in text and "BREW" not in text
+    assert 'method="OTHER"' in text and 'route="unmatched"' in text
 
 
 def test_every_request_is_logged_once_as_json_without_credentials_or_queries(

@@ -238,7 +238,12 @@ class DashboardQueries:
             query = query.where(sh.shipped_at >= since)
         with self.engine.connect() as conn:
             parcels = conn.execute(query).all()
-            statuses = conn.execute(select(te.carrier, te.tracking_number, te.status)).all()
+            # Only the scans of the parcels in the window (not every scan ever recorded).
+            scans = select(te.carrier, te.tracking_number, te.status).join(
+                t.shipments, and_(sh.carrier == te.carrier, sh.tracking_number == te.tracking_number))
+            if since is not None:
+                scans = scans.where(sh.shipped_at >= since)
+            statuses = conn.execute(scans).all()
             delayed = {str(r[0]) for r in conn.execute(select(ob.aggregate_id).where(
                 ob.event_type == "order.delayed").distinct())}
         seen: dict[tuple[str, str], set[str]] = defaultdict(set)

@@ -20,6 +20,7 @@ from engine.services.intake import IntakeDesk
 from engine.services.messagebus import MessageBus
 from engine.services.notifications import EmailSender, NotificationOutbox
 from engine.services.promise import DeliveryPromiser
+from engine.services.returns import ReturnsDesk
 from engine.services.routing import OrderRouter
 from engine.services.tracking import TrackingDesk
 from engine.services.unit_of_work import Clock, utc_now
@@ -42,6 +43,7 @@ class App:
     access: AccessService
     tracking: TrackingDesk
     notifications: NotificationOutbox
+    returns: ReturnsDesk
     settings: Settings
     closers: list[Callable[[], None]] = field(default_factory=list)
 
@@ -88,10 +90,12 @@ def bootstrap(settings: Settings | None = None, *, database_url: str | None = No
     intake = IntakeDesk(bus.handle, exceptions.process)
     edi = EdiIntake(any_uow, intake)
     tracking = TrackingDesk(any_uow, bus.handle, exceptions, settings.master_secret)
+    returns = ReturnsDesk(any_uow, bus.handle, exceptions, place_replacement=exceptions.process)
+    exceptions.returns = returns
     smtp = settings.smtp_url.get_secret_value() if settings.smtp_url else None
     sender = email_sender or (SmtpSender(smtp) if smtp else MaildirSender(settings.maildir))
     notifications = NotificationOutbox(any_uow, sender, from_address=settings.notify_from,
                                        rate_per_hour=settings.notify_rate_per_hour)
     return App(engine=engine, bus=bus, relay=relay, clock=clock, router=router, promiser=promiser, intake=intake,
                edi=edi, exceptions=exceptions, access=AccessService(any_uow), tracking=tracking,
-               notifications=notifications, settings=settings, closers=closers)
+               notifications=notifications, returns=returns, settings=settings, closers=closers)

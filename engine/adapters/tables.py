@@ -610,3 +610,73 @@ notifications = Table(
     Index("ix_notifications_recipient", "recipient", "sent_at"),
     Index("ix_notifications_order", "order_id"),
 )
+
+# -- returns: the RMA, its lines, its history, and each warehouse event applied once ---------------------
+returns = Table(
+    "returns", metadata,
+    Column("rma_id", String(32), primary_key=True),
+    Column("order_id", BigId, ForeignKey("orders.id"), nullable=False),
+    Column("channel", String(32), nullable=False),
+    Column("customer_id", String(64), nullable=True),
+    Column("account_code", String(32), nullable=True),
+    Column("resolution", String(16), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("status_reason", String(500), nullable=False, default=""),
+    Column("reason", String(32), nullable=False),
+    Column("customer_text", String(500), nullable=False, default=""),
+    Column("restock_node", String(32), nullable=True),
+    Column("restock_plan", JSON, nullable=True),
+    Column("label_carrier", String(32), nullable=True),
+    Column("label_tracking", String(64), nullable=True),
+    Column("from_postal", String(16), nullable=False, default=""),
+    Column("refund_amount", Money, nullable=True),
+    Column("exchange_order_id", String(32), nullable=True),
+    Column("abuse_score", Numeric(6, 4), nullable=True),
+    Column("abuse_evidence", JSON, nullable=True),
+    Column("case_id", String(32), nullable=True),
+    Column("requested_by", String(120), nullable=False),
+    Column("created_at", TS, nullable=False),
+    Column("updated_at", TS, nullable=False),
+    Column("version", Integer, nullable=False, default=0),
+    Index("ix_returns_order", "order_id"),
+    Index("ix_returns_status", "status", "created_at"),
+    Index("ix_returns_customer", "customer_id"),
+)
+
+return_lines = Table(
+    "return_lines", metadata,
+    Column("rma_id", String(32), ForeignKey("returns.rma_id"), primary_key=True),
+    Column("line_no", Integer, primary_key=True),
+    Column("sku", String(64), nullable=False),
+    Column("quantity", Integer, nullable=False),
+    Column("reason", String(32), nullable=False),
+    Column("unit_price", Money, nullable=False),
+    Column("received", Integer, nullable=False, default=0),
+    Column("grade", String(16), nullable=True),
+    Column("disposition", String(24), nullable=True),
+    Column("note", String(1000), nullable=False, default=""),
+    CheckConstraint("quantity > 0", name="quantity_positive"),
+    CheckConstraint("received >= 0 AND received <= quantity", name="received_within_quantity"),
+)
+
+return_history = Table(
+    "return_history", metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("rma_id", String(32), ForeignKey("returns.rma_id"), nullable=False),
+    Column("at", TS, nullable=False),
+    Column("from_status", String(16), nullable=True),
+    Column("to_status", String(16), nullable=False),
+    Column("reason", String(500), nullable=False, default=""),
+    Index("ix_return_history_rma", "rma_id", "id"),
+)
+
+# One row per warehouse event applied to a return (receipt, grade, disposal): the database itself refuses
+# the same reference twice, so a redelivered event can never move stock a second time.
+return_steps = Table(
+    "return_steps", metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("rma_id", String(32), ForeignKey("returns.rma_id"), nullable=False),
+    Column("reference", String(200), nullable=False),
+    Column("at", TS, nullable=False),
+    UniqueConstraint("rma_id", "reference", name="uq_return_steps_rma_reference"),
+)

@@ -20,6 +20,7 @@ from engine.adapters.repositories import (
     SqlMasterDataRepository,
     SqlOrderRepository,
 )
+from engine.adapters.return_repository import SqlReturnRepository
 from engine.adapters.routing_repository import SqlRoutingRepository
 from engine.adapters.tracking_repository import SqlTrackingRepository
 from engine.domain.channels import Channel, ChannelCap
@@ -56,6 +57,7 @@ class SqlUnitOfWork(AbstractUnitOfWork):
         self.access = SqlAccessRepository(self._conn)
         self.tracking = SqlTrackingRepository(self._conn)
         self.notifications = SqlNotificationRepository(self._conn, lock_rows=not self.readonly)
+        self.returns = SqlReturnRepository(self._conn, lock_rows=not self.readonly)
 
     def _commit(self) -> None:
         assert self._conn is not None

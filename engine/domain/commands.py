@@ -590,3 +590,105 @@ class RecordTracking(Command):
 
     carrier: str
     updates: tuple[TrackingUpdate, ...]
+
+
+# -- returns ---------------------------------------------------------------------------------------
+
+@dataclass(frozen=True, kw_only=True)
+class ReturnLineRequest:
+    line_no: int
+    quantity: int
+    reason: str  # a ReturnReason value
+
+
+@dataclass(frozen=True, kw_only=True)
+class RequestReturn(Command):
+    """A customer (or ops for them) asks to send lines of an order back. Eligibility is checked against the
+    return policy; eligible lines become an RMA in `requested` (refused lines are named, nothing is stored
+    when no line is eligible). The returns desk scores abuse and chooses the restock node before this runs."""
+
+    order_id: str
+    lines: tuple[ReturnLineRequest, ...]
+    resolution: str = "refund"           # refund | exchange
+    customer_text: str = ""
+    from_postal: str = ""                # where the parcel comes from (the order's ship-to when empty)
+    requested_by: str = ""
+    restock_node: str | None = None
+    restock_plan: dict[str, object] | None = None
+    abuse_score: float | None = None
+    abuse_evidence: tuple[dict[str, object], ...] = ()
+
+
+@dataclass(frozen=True, kw_only=True)
+class AuthoriseReturn(Command):
+    rma_id: str
+    actor: str
+    reason: str = "within policy"
+
+
+@dataclass(frozen=True, kw_only=True)
+class RefuseReturn(Command):
+    rma_id: str
+    actor: str
+    reason: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class CancelReturn(Command):
+    rma_id: str
+    actor: str
+    reason: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class LinkReturnCase(Command):
+    rma_id: str
+    case_id: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class IssueReturnLabel(Command):
+    rma_id: str
+    carrier: str
+    tracking_number: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class RecordReturnInTransit(Command):
+    rma_id: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class ReceiveReturn(Command):
+    """Units of a return arrived at its restock node: `quantities` is {line_no: units}. The reference (the
+    warehouse's receipt or scan id) makes a redelivered event change nothing."""
+
+    rma_id: str
+    node: str
+    reference: str
+    quantities: tuple[tuple[int, int], ...]
+    close_short: bool = False            # nothing more is coming: grade what arrived
+
+
+@dataclass(frozen=True, kw_only=True)
+class GradeReturnLine(Command):
+    """The inspector's grade of one received line. The disposition follows from the rules (or is given);
+    sellable units go back into stock at the restock node through the ledger, once."""
+
+    rma_id: str
+    line_no: int
+    grade: str
+    reference: str
+    note: str = ""
+    disposition: str | None = None
+    vendor_returnable: bool = True
+    actor: str = ""
+
+
+@dataclass(frozen=True, kw_only=True)
+class SettleReturn(Command):
+    """Refund a disposed return (amount from the policy), or record the replacement order of an exchange;
+    then close it."""
+
+    rma_id: str
+    exchange_order_id: str | None = None

@@ -93,6 +93,17 @@ class UnknownOrder(NotFound):
     code = "order.unknown"
 
 
+class UnknownReturn(NotFound):
+    code = "return.unknown"
+
+
+class ReturnNotEligible(OrderloomError):
+    """No requested line may come back under the return policy (each refusal names its line and why)."""
+
+    code = "return.not_eligible"
+    http_status = 422
+
+
 class UnknownReservation(NotFound):
     code = "reservation.unknown"
 

@@ -405,3 +405,70 @@ class OrderDelivered(OrderEvent):
     shipment_id: str
     carrier: str
     tracking_number: str
+
+
+# -- returns ---------------------------------------------------------------------------------------
+
+@dataclass(frozen=True, kw_only=True)
+class ReturnEvent(Event):
+    aggregate: ClassVar[str] = "return"
+    rma_id: str
+    order_id: str
+
+    @property
+    def aggregate_id(self) -> str:
+        return self.rma_id
+
+
+@dataclass(frozen=True, kw_only=True)
+class ReturnRequested(ReturnEvent):
+    event_type: ClassVar[str] = "return.requested"
+    lines: tuple[dict[str, Any], ...]
+    resolution: str
+    restock_node: str | None
+    abuse_score: float | None
+
+
+@dataclass(frozen=True, kw_only=True)
+class ReturnStatusChanged(ReturnEvent):
+    event_type: ClassVar[str] = "return.status_changed"
+    from_status: str | None
+    to_status: str
+    reason: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class ReturnReceived(ReturnEvent):
+    """Units of a return arrived (one warehouse receipt)."""
+
+    event_type: ClassVar[str] = "return.received"
+    node: str
+    reference: str
+    quantities: dict[str, int]
+
+
+@dataclass(frozen=True, kw_only=True)
+class ReturnLineGraded(ReturnEvent):
+    event_type: ClassVar[str] = "return.line_graded"
+    line_no: int
+    sku: str
+    quantity: int
+    grade: str
+    disposition: str | None
+    restocked_at: str | None  # the node whose stock went up, when the units are sellable
+
+
+@dataclass(frozen=True, kw_only=True)
+class ReturnRefunded(ReturnEvent):
+    """Money goes back to the customer: the payment integration acts on this event."""
+
+    event_type: ClassVar[str] = "return.refunded"
+    amount: str
+    currency: str
+    restocking_fee_pct: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class ReturnExchanged(ReturnEvent):
+    event_type: ClassVar[str] = "return.exchanged"
+    exchange_order_id: str

@@ -29,6 +29,7 @@ class ExceptionType(enum.StrEnum):
     DUPLICATE = "duplicate"
     MILESTONE = "milestone"  # an order not progressing as expected
     ANOMALY = "anomaly"  # statistical outlier (quantity, velocity, address combination)
+    RETURN = "return"  # a return request a person decides (a high abuse score: never refused automatically)
     INTAKE = "intake"  # a document that did not become an order on its own: uncertain fields, instructions to
     # the system, a question or cancellation for the ops desk
 

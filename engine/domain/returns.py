@@ -48,6 +48,37 @@ MERCHANT_FAULT = frozenset({ReturnReason.DAMAGED_IN_TRANSIT, ReturnReason.DEFECT
                             ReturnReason.NOT_AS_DESCRIBED, ReturnReason.MISSING_PARTS, ReturnReason.ARRIVED_LATE})
 
 
+_REASON_WORDS: tuple[tuple[ReturnReason, tuple[str, ...]], ...] = (
+    (ReturnReason.WRONG_ITEM, ("wrong item", "wrong size sent", "wrong colour", "wrong color", "not what i ordered",
+                               "sent the wrong", "different item", "wrong product")),
+    (ReturnReason.DAMAGED_IN_TRANSIT, ("damaged", "broken", "crushed", "smashed", "cracked", "dented", "torn")),
+    (ReturnReason.DEFECTIVE, ("defective", "doesn't work", "does not work", "doesnt work", "stopped working",
+                              "faulty", "won't turn on", "wont turn on", "dead on arrival", "not working")),
+    (ReturnReason.MISSING_PARTS, ("missing part", "missing piece", "incomplete", "parts missing", "pieces missing")),
+    (ReturnReason.NOT_AS_DESCRIBED, ("not as described", "not as pictured", "looks different", "misleading")),
+    (ReturnReason.ARRIVED_LATE, ("too late", "arrived late", "came late", "late delivery")),
+    (ReturnReason.SIZE_OR_FIT, ("too small", "too big", "too large", "too tight", "too loose", "doesn't fit",
+                                "does not fit", "size", "fit")),
+    (ReturnReason.BETTER_PRICE, ("cheaper", "better price", "lower price")),
+    (ReturnReason.ORDERED_BY_MISTAKE, ("by mistake", "by accident", "ordered twice", "accidentally")),
+    (ReturnReason.CHANGED_MIND, ("changed my mind", "change of mind", "don't need", "dont need", "don't want",
+                                 "dont want", "no longer need", "don't like", "dont like", "not needed")),
+)
+
+
+def reason_from_text(text: str) -> ReturnReason:
+    """The taxonomy entry for a customer's own words (first match in order: faults before preferences).
+    Unrecognised words are `other`: the policy treats them as the customer's choice, not a fault."""
+    low = " ".join(str(text or "").lower().replace("\u2019", "'").split())
+    for reason in ReturnReason:
+        if low == reason.value or low == reason.value.replace("_", " "):
+            return reason
+    for reason, words in _REASON_WORDS:
+        if any(w in low for w in words):
+            return reason
+    return ReturnReason.OTHER
+
+
 class RmaStatus(enum.StrEnum):
     REQUESTED = "requested"
     AUTHORISED = "authorised"
@@ -149,6 +180,16 @@ class Rma:
     label: dict[str, str] | None = None
     refund_amount: Decimal | None = None
     exchange_order_id: str | None = None
+    restock_node: str | None = None       # where the parcel goes and sellable units go back into stock
+    restock_plan: dict[str, object] | None = None  # the restock choice and its costs, for the person who asks
+    created_at: datetime | None = None
+    reason: ReturnReason = ReturnReason.OTHER   # the main reason (the first line's)
+    customer_text: str = ""                      # the customer's own words
+    from_postal: str = ""                        # where the parcel comes from
+    abuse_score: float | None = None
+    abuse_evidence: list[dict[str, object]] | None = None
+    case_id: str | None = None                   # the case a person decides when the abuse score is high
+    requested_by: str = ""
     references: set[str] = field(default_factory=set)  # receipt/grade/disposal references already applied
     history: list[RmaChange] = field(default_factory=list)
 
@@ -202,6 +243,8 @@ class Rma:
     def receive(self, at: datetime, reference: str, quantities: dict[int, int]) -> RmaChange | None:
         """Units arrived at the returns desk. A line may arrive in parts; the RMA is received when every
         line has all its units (or when the desk closes it short: `receive_short`)."""
+        if reference and reference in self.references:
+            raise Replay(reference)
         if self.status not in (RmaStatus.AUTHORISED, RmaStatus.LABEL_ISSUED, RmaStatus.IN_TRANSIT,
                                RmaStatus.RECEIVED):
             self.transition(RmaStatus.RECEIVED, at)  # raises with the allowed targets
@@ -221,26 +264,56 @@ class Rma:
             return self.transition(RmaStatus.RECEIVED, at, f"all units received ({reference})")
         return None
 
-    def grade(self, at: datetime, reference: str, line_no: int, grade: Grade, note: str = "") -> RmaChange | None:
+    def receive_short(self, at: datetime, reason: str) -> RmaChange:
+        """The returns desk closes the receipt with fewer units than authorised (the customer kept some, or
+        the parcel came part-empty): what arrived is graded, what did not is never refunded."""
+        if self.status not in (RmaStatus.AUTHORISED, RmaStatus.LABEL_ISSUED, RmaStatus.IN_TRANSIT):
+            return self.transition(RmaStatus.RECEIVED, at, reason)  # raises with the allowed targets
+        if not any(ln.received for ln in self.lines):
+            raise ValidationFailed(f"return {self.rma_id} has no units received", problems=[Problem(
+                "return.nothing_received", "quantities", "nothing has arrived yet",
+                "receive the units that came, or cancel the return")])
+        return self.transition(RmaStatus.RECEIVED, at, reason or "closed short")
+
+    def grade(self, at: datetime, reference: str, line_no: int, grade: Grade, note: str = "",
+              disposition: Disposition | None = None) -> RmaChange | None:
+        """The inspector's grade for a received line, and (when the rules decide it at the bench) what happens
+        to its units. When every received line is graded the RMA is graded, and disposed as well when every
+        line's disposition is known."""
+        if reference and reference in self.references:
+            raise Replay(reference)
         if self.status is not RmaStatus.RECEIVED:
             self.transition(RmaStatus.GRADED, at)  # raises with the allowed targets
         ln = self.line(line_no)
         if ln.received == 0:
             raise ValidationFailed(f"line {line_no} has not been received", problems=[Problem(
                 "return.not_received", "line_no", "nothing to grade yet", "receive the units first")])
+        if ln.grade is not None:
+            raise ValidationFailed(f"line {line_no} is already graded {ln.grade.value}", problems=[Problem(
+                "return.already_graded", "line_no", f"graded {ln.grade.value} already",
+                "a grade is final: its units are already back in stock or on their way out")])
         self._once(reference)
-        ln.grade, ln.note = grade, note
+        ln.grade, ln.note, ln.disposition = grade, note, disposition
         if all(x.grade is not None for x in self.lines if x.received):
-            return self.transition(RmaStatus.GRADED, at, "every received line graded")
+            change = self.transition(RmaStatus.GRADED, at, "every received line graded")
+            if all(x.disposition is not None for x in self.lines if x.received):
+                return self.transition(RmaStatus.DISPOSED, at, "every graded line has a disposition")
+            return change
         return None
 
     def dispose(self, at: datetime, reference: str, line_no: int, disposition: Disposition) -> RmaChange | None:
+        if reference and reference in self.references:
+            raise Replay(reference)
         if self.status is not RmaStatus.GRADED:
             self.transition(RmaStatus.DISPOSED, at)  # raises with the allowed targets
         ln = self.line(line_no)
         if ln.grade is None:
             raise ValidationFailed(f"line {line_no} has not been graded", problems=[Problem(
                 "return.not_graded", "line_no", "no grade yet", "grade the line first")])
+        if ln.disposition is not None:
+            raise ValidationFailed(f"line {line_no} is already disposed as {ln.disposition.value}",
+                                   problems=[Problem("return.already_disposed", "line_no",
+                                                     f"{ln.disposition.value} already", "a disposition is final")])
         self._once(reference)
         ln.disposition = disposition
         if all(x.disposition is not None for x in self.lines if x.received):

@@ -18,10 +18,12 @@ Pure Python (no numpy): a handful of features, a few thousand customers.
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from importlib import resources
 
 FEATURES = ("return_rate", "serial", "velocity", "wardrobing", "address_mismatch", "high_value_only",
             "kept_nothing")
@@ -148,12 +150,38 @@ class AbuseModel:
         self.threshold = best
         return best
 
+    def to_dict(self) -> dict[str, object]:
+        return {"features": list(FEATURES), "weights": self.weights, "bias": self.bias, "means": self.means,
+                "scales": self.scales, "threshold": self.threshold}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, object]) -> AbuseModel:
+        if data.get("features") != list(FEATURES):
+            raise ValueError("the stored model was fitted on other features")
+        k = len(FEATURES)
+        parts = {name: [float(v) for v in data[name]] for name in ("weights", "means", "scales")}  # type: ignore[attr-defined]
+        if any(len(v) != k for v in parts.values()):
+            raise ValueError(f"the stored model needs {k} weights, means and scales")
+        return cls(weights=parts["weights"], bias=float(data["bias"]), means=parts["means"],  # type: ignore[arg-type]
+                   scales=parts["scales"], threshold=float(data["threshold"]))  # type: ignore[arg-type]
+
+    def flags(self, f: dict[str, float]) -> bool:
+        return self.score(f) >= self.threshold
+
     def evidence(self, f: dict[str, float]) -> list[dict[str, object]]:
         """What a person sees: each feature's value, what is usual, and how much it pushed the score."""
         z = [(v - m) / s for v, m, s in zip(_vector(f), self.means, self.scales, strict=True)]
         parts = [{"feature": name, "value": round(f[name], 3), "usual": USUAL[name],
                   "push": round(w * v, 3)} for name, w, v in zip(FEATURES, self.weights, z, strict=True)]
         return sorted(parts, key=lambda p: -float(p["push"]))  # type: ignore[arg-type]
+
+
+def default_model() -> AbuseModel:
+    """The model shipped with Orderloom: fitted by `python -m evals.returns --write-model` on a generated
+    population (no customer data), measured there on a second population it never saw. A store with its own
+    labelled history refits it the same way."""
+    text = (resources.files("engine.returns") / "abuse_model.json").read_text(encoding="utf-8")
+    return AbuseModel.from_dict(json.loads(text))
 
 
 def _sigmoid(x: float) -> float:

@@ -91,6 +91,14 @@ def proposal_to_dict(p: Proposal) -> dict[str, Any]:
             "edited": p.edited, "result": p.result, "created_at": p.created_at.isoformat()}
 
 
+class ReturnsPort(Protocol):
+    def authorise(self, rma_id: str, actor: str, reason: str = ...) -> dict[str, Any]: ...
+
+    def request(self, order_id: str, lines: Sequence[dict[str, Any]] | None, reason_text: str, *,
+                requested_by: str, resolution: str = ..., from_postal: str = ..., authorised_by: str | None = ...,
+                idempotency_key: str | None = ...) -> dict[str, Any]: ...
+
+
 class ExceptionDesk:
     def __init__(self, uow_factory: UowFactory, handle: Callable[[c.Command], Any], router: OrderRouter, *,
                  anomaly: AnomalyScorer | None = None, calendar: PromiseCalendar = DEFAULT_CALENDAR,
@@ -101,6 +109,8 @@ class ExceptionDesk:
         self.anomaly = anomaly
         self.calendar = calendar
         self._clock = clock
+        # The returns desk (set by bootstrap): a start_return decision opens or authorises the return.
+        self.returns: ReturnsPort | None = None
 
     def now(self) -> datetime:
         if self._clock is not None:
@@ -161,7 +171,8 @@ class ExceptionDesk:
             recent += uow.exceptions.recent_orders(since, postal_code=postal, limit=500)
         if instrument:
             recent += uow.exceptions.recent_orders(since, instrument=instrument, limit=500)
-        seen: set[str] = set()
+        # An exchange's replacement repeats the order it replaces on purpose: not a duplicate of it.
+        seen: set[str] = set(uow.returns.replaced_by(order.order_id))
         past: list[PastOrder] = []
         for f in recent:
             if f.order_id in seen or f.order_id == order.order_id:
@@ -732,8 +743,18 @@ class ExceptionDesk:
                 return {"order_id": order_id, "deferred": "released after the order resumes"}
             out = self.handle(c.ReleaseOrderToFulfillment(order_id=order_id, idempotency_key=f"{key}:release"))
             return out
-        # release_hold, accept, notify_customer, review_document, start_return (the authorisation is recorded;
-        # the returns desk takes it from there): the decision itself is the action; the
+        if action is Action.START_RETURN and self.returns is not None:
+            rma_id = params.get("rma_id")
+            if rma_id is not None:  # a return the abuse score held for a person: the person authorises it
+                if not isinstance(rma_id, str):
+                    raise _param_error("rma_id", "name the return (RMA-...)")
+                return self.returns.authorise(rma_id, actor, reason)
+            lines = params.get("lines")
+            if lines is not None and not isinstance(lines, list):
+                raise _param_error("lines", "send lines: [{line_no, quantity}] or leave it out for every unit")
+            return self.returns.request(order_id, lines, str(params.get("reason") or reason), requested_by=actor,
+                                        authorised_by=actor, idempotency_key=f"{key}:return")
+        # release_hold, accept, notify_customer, review_document: the decision itself is the action; the
         # order continues when no other blocking case holds it (see _continue).
         return {"order_id": order_id, "action": action.value}
 

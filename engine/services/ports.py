@@ -19,9 +19,11 @@ from engine.domain.inventory import Reservation, StockBalance, StockMovement
 from engine.domain.network import Carrier, FulfillmentNode, Lane
 from engine.domain.notifications import Notification
 from engine.domain.orders import Order
+from engine.domain.returns import Rma
 from engine.domain.routing import AuditEntry, RoutingDecision
 from engine.domain.tracking import TrackingUpdate
 from engine.intake.matching import BuyerPart
+from engine.returns.abuse import ReturnHistory
 
 
 @dataclass(frozen=True)
@@ -644,3 +646,42 @@ class NotificationRepository(abc.ABC):
     @abc.abstractmethod
     def update(self, notification: Notification) -> None:
         """Write status, subject, body, send_after, sent_at, attempts, last_error and decided_by."""
+
+
+class ReturnRepository(abc.ABC):
+    """Returns (RMAs) with their lines, history and the warehouse events already applied."""
+
+    @abc.abstractmethod
+    def add(self, rma: Rma) -> None: ...
+
+    @abc.abstractmethod
+    def get(self, rma_id: str, *, for_update: bool = False) -> Rma | None: ...
+
+    @abc.abstractmethod
+    def save(self, rma: Rma) -> None:
+        """Store the changes since `get`: the header, the lines, new history and new references (a
+        reference stored twice is refused by the database)."""
+
+    @abc.abstractmethod
+    def for_order(self, order_id: str) -> list[Rma]: ...
+
+    @abc.abstractmethod
+    def search(self, *, status: Sequence[str] = (), customer_id: str | None = None,
+               limit: int = 100) -> list[Rma]:
+        """Newest first."""
+
+    @abc.abstractmethod
+    def customer_history(self, customer_id: str, before: datetime) -> ReturnHistory:
+        """The customer's orders and returns before `before` (what the abuse score reads)."""
+
+    @abc.abstractmethod
+    def replaced_by(self, order_id: str) -> list[str]:
+        """The orders whose returns `order_id` is the exchange replacement of."""
+
+    @abc.abstractmethod
+    def sku_demand(self, sku: str, since: datetime) -> dict[str, int]:
+        """Units of `sku` ordered since `since`, by the ship-to ZIP3 (where the SKU sells)."""
+
+    @abc.abstractmethod
+    def analytics(self, since: datetime) -> dict[str, list[dict[str, Any]]]:
+        """Units sold and returned since `since` by SKU, channel, reason and customer segment."""

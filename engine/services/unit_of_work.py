@@ -19,6 +19,7 @@ from engine.services.ports import (
     MasterDataRepository,
     NotificationRepository,
     OrderRepository,
+    ReturnRepository,
     RoutingRepository,
     TrackingRepository,
 )
@@ -48,6 +49,7 @@ class AbstractUnitOfWork(abc.ABC):
     access: AccessRepository
     tracking: TrackingRepository
     notifications: NotificationRepository
+    returns: ReturnRepository
     outbox: OutboxWriter
 
     def __init__(self, clock: Clock = utc_now) -> None:

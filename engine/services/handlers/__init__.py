@@ -6,7 +6,17 @@ from collections.abc import Callable
 from typing import Any
 
 from engine.domain import commands as c
-from engine.services.handlers import catalog_xref, exceptions, intake, inventory, master_data, orders, routing, tracking
+from engine.services.handlers import (
+    catalog_xref,
+    exceptions,
+    intake,
+    inventory,
+    master_data,
+    orders,
+    returns,
+    routing,
+    tracking,
+)
 from engine.services.unit_of_work import AbstractUnitOfWork
 
 Handler = Callable[[Any, AbstractUnitOfWork], Any]
@@ -67,4 +77,14 @@ COMMAND_HANDLERS: dict[type[c.Command], Handler] = {
     c.CreateProposal: exceptions.create_proposal,
     c.DecideProposal: exceptions.decide_proposal,
     c.RecordProposalResult: exceptions.record_proposal_result,
+    c.RequestReturn: returns.request_return,
+    c.AuthoriseReturn: returns.authorise_return,
+    c.RefuseReturn: returns.refuse_return,
+    c.CancelReturn: returns.cancel_return,
+    c.LinkReturnCase: returns.link_return_case,
+    c.IssueReturnLabel: returns.issue_return_label,
+    c.RecordReturnInTransit: returns.record_return_in_transit,
+    c.ReceiveReturn: returns.receive_return,
+    c.GradeReturnLine: returns.grade_return_line,
+    c.SettleReturn: returns.settle_return,
 }

@@ -1,0 +1,237 @@
+"""Returns through the engine, on SQLite and PostgreSQL: eligibility, the abuse case, receipt, grading into the
+ledger exactly once (redelivered and concurrent events included), refunds, exchanges, analytics."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from sqlalchemy import func, select
+
+from engine.adapters import tables as t
+from engine.bootstrap import App, bootstrap
+from engine.domain import commands as c
+from engine.domain import errors as e
+from engine.returns.abuse import FEATURES, AbuseModel
+from engine.services import views
+from tests.integration.helpers import StepClock, snapshot
+from tests.integration.test_routing_service import NYC, build
+
+
+@pytest.fixture
+def shop(database_url: str) -> Iterator[App]:
+    app = bootstrap(database_url=database_url, migrate=False, clock=StepClock())
+    build(app.bus, stock={("SKU-A", "DC-EAST"): 10, ("SKU-A", "DC-WEST"): 10, ("SKU-B", "DC-EAST"): 10})
+    app.bus.handle(c.UpsertCustomer(customer_id="cust-a", email="a@example.com", name="Ann Able"))
+    yield app
+    app.close()
+
+
+def delivered_order(app: App, ext: str, lines: dict[str, int], *, deliver: bool = True) -> str:
+    placed = app.bus.handle(c.PlaceOrder(channel="web", external_id=ext, customer_id="cust-a", ship_to=NYC,
+                                         lines=tuple(c.NewOrderLine(sku=s, quantity=q) for s, q in lines.items())))
+    order_id = str(placed["order_id"])
+    app.exceptions.process(order_id)
+    with app.uow(readonly=True) as uow:
+        order = uow.orders.get(order_id)
+        assert order is not None and order.status.value == "allocated", order
+        nodes = {int(r.line_no or 0): r.node for r in uow.inventory.reservations(order_id=order_id)}
+    app.bus.handle(c.ReleaseOrderToFulfillment(order_id=order_id))
+    for line_no, node in sorted(nodes.items()):
+        qty = next(ln.quantity for ln in order.lines if ln.line_no == line_no)
+        app.bus.handle(c.RecordShipment(order_id=order_id, node=node, carrier="CAR", tracking_number=f"T{ext}{line_no}",
+                                        shipment_id=f"S-{ext}-{line_no}",
+                                        lines=(c.ShipmentLine(line_no=line_no, quantity=qty),)))
+    if deliver:
+        app.bus.handle(c.MarkDelivered(order_id=order_id))
+    return order_id
+
+
+def on_hand(app: App, sku: str, node: str) -> int:
+    with app.uow(readonly=True) as uow:
+        b = uow.inventory.get_balance(sku, node)
+    return b.on_hand if b else 0
+
+
+def movements(app: App, reference_prefix: str) -> list[tuple[str, str, int]]:
+    m = t.stock_movements.c
+    with app.engine.connect() as conn:
+        return sorted((r.sku, r.node, r.quantity) for r in conn.execute(
+            select(m.sku, m.node, m.quantity).where(m.reference.like(f"{reference_prefix}%"))))
+
+
+def atp(app: App, sku: str) -> int:
+    with app.uow(readonly=True) as uow:
+        web = views.available_to_promise(uow, sku, "web").for_channel("web")
+    assert web is not None
+    return web.available
+
+
+def events(app: App, event_type: str) -> list[dict[str, Any]]:
+    o = t.outbox.c
+    with app.engine.connect() as conn:
+        return [dict(r.payload) for r in conn.execute(select(o.payload).where(o.event_type == event_type)
+                                                      .order_by(o.id))]
+
+
+def test_a_return_goes_from_request_to_refund_and_its_units_back_into_stock_once(shop: App) -> None:
+    order_id = delivered_order(shop, "W-1", {"SKU-A": 2, "SKU-B": 1})
+    rma = shop.returns.request(order_id, [{"line_no": 1, "quantity": 2}], "it's too small", requested_by="customer:ann")
+    assert rma["status"] == "label_issued", rma
+    assert rma["reason"] == "size_or_fit" and rma["lines"][0]["reason"] == "size_or_fit"
+    assert rma["label"] == {"carrier": "CAR", "tracking_number": "RT" + rma["rma_id"].removeprefix("RMA-")}
+    full = shop.returns.get(rma["rma_id"])
+    assert full["restock_plan"]["node"] == full["restock_node"] and full["abuse_evidence"]
+    assert {a["node"] for a in full["restock_plan"]["alternatives"]} == {"DC-EAST", "DC-WEST", "ST-NYC"}
+    node = full["restock_node"]
+    rid = rma["rma_id"]
+    before = on_hand(shop, "SKU-A", node)
+
+    got = shop.returns.receive(rid, node, "RCV-1", {1: 2})
+    assert got["status"] == "received" and got["replayed"] is False
+    again = shop.returns.receive(rid, node, "RCV-1", {1: 2})  # the warehouse sent the same event twice
+    assert again["replayed"] is True and again["lines"][0]["received"] == 2
+    assert on_hand(shop, "SKU-A", node) == before  # received is not yet sellable: it is graded first
+
+    web_before = atp(shop, "SKU-A")
+    graded = shop.returns.grade(rid, 1, "new", "GRD-1", note="sealed")
+    assert graded["status"] == "closed" and graded["refund_amount"] == "40.00", graded
+    assert on_hand(shop, "SKU-A", node) == before + 2
+    assert atp(shop, "SKU-A") == web_before + 2  # promisable to every channel the moment it is graded
+    # the same grade redelivered, then again under another reference: nothing moves a second time
+    assert shop.returns.grade(rid, 1, "new", "GRD-1")["replayed"] is True
+    with pytest.raises(e.IllegalTransition):
+        shop.returns.grade(rid, 1, "new", "GRD-2")
+    assert on_hand(shop, "SKU-A", node) == before + 2
+    assert movements(shop, rid) == [("SKU-A", node, 2)]
+    [refund] = events(shop, "return.refunded")
+    assert refund["amount"] == "40.00" and refund["rma_id"] == rid
+    statuses = [x["to_status"] for x in events(shop, "return.status_changed")]
+    assert statuses == ["requested", "authorised", "label_issued", "received", "graded", "disposed", "refunded",
+                        "closed"]
+
+
+def test_redelivered_grades_racing_each_other_move_stock_once(shop: App) -> None:
+    order_id = delivered_order(shop, "W-2", {"SKU-A": 3})
+    rma = shop.returns.request(order_id, None, "changed my mind", requested_by="customer:ann")
+    rid, node = rma["rma_id"], rma["restock_node"]
+    shop.returns.receive(rid, node, "RCV-9", None)
+    before = on_hand(shop, "SKU-A", node)
+    errors: list[BaseException] = []
+    start = threading.Barrier(4)
+
+    def grade() -> None:
+        try:
+            start.wait()
+            shop.returns.grade(rid, 1, "like_new", "GRD-9")
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=grade) for _ in range(4)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    assert not errors, errors
+    assert on_hand(shop, "SKU-A", node) == before + 3
+    assert movements(shop, rid) == [("SKU-A", node, 3)]
+    with shop.engine.connect() as conn:
+        steps = conn.execute(select(func.count()).select_from(t.return_steps)
+                             .where(t.return_steps.c.rma_id == rid)).scalar_one()
+    assert steps == 2  # one receipt, one grade
+    assert shop.returns.get(rid)["lines"][0]["disposition"] == "open_box"
+
+
+def test_refused_lines_are_named_and_nothing_is_stored_when_none_is_eligible(shop: App) -> None:
+    order_id = delivered_order(shop, "W-3", {"SKU-A": 1}, deliver=False)
+    before = snapshot(shop.engine)
+    with pytest.raises(e.ReturnNotEligible) as caught:
+        shop.returns.request(order_id, [{"line_no": 1, "quantity": 1, "reason": "changed_mind"},
+                                        {"line_no": 7, "quantity": 1}], "", requested_by="customer:ann")
+    codes = {(p.code, p.field) for p in caught.value.problems}
+    assert codes == {("return.not_delivered", "lines.1"), ("return.unknown_line", "lines.7")}
+    with pytest.raises(e.ValidationFailed) as bad:
+        shop.returns.request(order_id, [{"line_no": 1, "quantity": 1, "reason": "because"}], "",
+                             requested_by="customer:ann")
+    assert bad.value.problems[0].code == "return.reason_invalid"
+    with pytest.raises(e.ValidationFailed):
+        shop.returns.request(order_id, [{"line_no": "1; DROP TABLE returns", "quantity": 1}], "",
+                             requested_by="customer:ann")
+    with pytest.raises(e.UnknownOrder):
+        shop.returns.request("\x00", None, "", requested_by="customer:ann")
+    assert snapshot(shop.engine) == before
+    # a fault is the merchant's to put right even before delivery is confirmed
+    rma = shop.returns.request(order_id, [{"line_no": 1, "quantity": 1}], "arrived broken", requested_by="ops")
+    assert rma["reason"] == "damaged_in_transit" and rma["status"] == "label_issued"
+    with pytest.raises(e.ReturnNotEligible) as twice:
+        shop.returns.request(order_id, [{"line_no": 1, "quantity": 1}], "broken", requested_by="ops")
+    assert twice.value.problems[0].code == "return.quantity_exceeds"
+
+
+def test_a_high_abuse_score_goes_to_a_person_with_the_evidence_and_is_never_refused_by_the_engine(shop: App) -> None:
+    k = len(FEATURES)
+    shop.returns.model = AbuseModel(weights=[1.0] * k, bias=5.0, means=[0.0] * k, scales=[1.0] * k, threshold=0.5)
+    order_id = delivered_order(shop, "W-4", {"SKU-A": 1})
+    rma = shop.returns.request(order_id, None, "changed my mind", requested_by="customer:ann")
+    assert rma["status"] == "requested" and rma["case_id"] and rma["review"]
+    case = shop.exceptions.case(rma["case_id"])
+    assert case["type"] == "return" and case["evidence"]["rma_id"] == rma["rma_id"]
+    assert {f["feature"] for f in case["evidence"]["features"]} == set(FEATURES)
+    assert case["recommendation"]["action"] == "start_return"
+    out = shop.exceptions.resolve(rma["case_id"], "start_return", {"rma_id": rma["rma_id"]}, "ops-lead",
+                                  "history checked: a regular customer")
+    assert out["status"] == "resolved"
+    assert shop.returns.get(rma["rma_id"])["status"] == "label_issued"
+    # the other way: a person refuses, with a reason
+    second = delivered_order(shop, "W-5", {"SKU-B": 1})
+    held = shop.returns.request(second, None, "changed my mind", requested_by="customer:ann")
+    refused = shop.returns.refuse(held["rma_id"], "ops-lead", "the item was returned worn three times before")
+    assert refused["status"] == "refused"
+    with pytest.raises(e.IllegalTransition):
+        shop.returns.authorise(held["rma_id"], "ops-lead")
+
+
+def test_a_short_receipt_refunds_what_arrived_and_an_exchange_places_the_replacement(shop: App) -> None:
+    order_id = delivered_order(shop, "W-6", {"SKU-A": 2})
+    rma = shop.returns.request(order_id, None, "not what I ordered", requested_by="customer:ann")
+    rid, node = rma["rma_id"], rma["restock_node"]
+    got = shop.returns.receive(rid, node, "RCV-S", {1: 1}, close_short=True)
+    assert got["status"] == "received" and got["lines"][0]["received"] == 1
+    done = shop.returns.grade(rid, 1, "defective", "GRD-S")
+    assert done["status"] == "closed" and done["refund_amount"] == "20.00"
+    assert done["lines"][0]["disposition"] == "return_to_vendor"
+    assert movements(shop, rid) == []  # a defective unit never goes back on sale
+    # the customer may still send the unit they kept
+    more = shop.returns.request(order_id, None, "wrong item", requested_by="customer:ann")
+    assert more["lines"][0]["quantity"] == 1
+
+    swap_order = delivered_order(shop, "W-7", {"SKU-B": 1})
+    swap = shop.returns.request(swap_order, None, "it arrived damaged", requested_by="customer:ann",
+                                resolution="exchange")
+    shop.returns.receive(swap["rma_id"], swap["restock_node"], "RCV-X", None)
+    closed = shop.returns.grade(swap["rma_id"], 1, "damaged", "GRD-X")
+    assert closed["status"] == "closed" and closed["exchange_order_id"]
+    with shop.uow(readonly=True) as uow:
+        replacement = uow.orders.get(closed["exchange_order_id"])
+    assert replacement is not None and replacement.external_id == f"EXCHANGE-{swap['rma_id']}"
+    assert replacement.status.value == "allocated" and [ln.sku for ln in replacement.lines] == ["SKU-B"]
+    [ex] = events(shop, "return.exchanged")
+    assert ex["exchange_order_id"] == closed["exchange_order_id"]
+
+
+def test_return_rates_by_sku_channel_reason_and_segment(shop: App) -> None:
+    first = delivered_order(shop, "W-8", {"SKU-A": 2, "SKU-B": 2})
+    delivered_order(shop, "W-9", {"SKU-A": 2})
+    shop.returns.request(first, [{"line_no": 1, "quantity": 1}, {"line_no": 2, "quantity": 2}], "too big",
+                         requested_by="customer:ann")
+    report = shop.returns.analytics(days=30)
+    by_sku = {r["key"]: r for r in report["sku"]}
+    assert by_sku["SKU-A"]["sold"] == 4 and by_sku["SKU-A"]["returned"] == 1 and by_sku["SKU-A"]["return_rate"] == 0.25
+    assert by_sku["SKU-B"]["return_rate"] == 1.0
+    assert report["channel"] == [{"key": "web", "sold": 6, "returned": 3, "return_rate": 0.5}]
+    assert report["reason"] == [{"key": "size_or_fit", "returned": 3, "share": 1.0}]
+    assert report["segment"] == [{"key": "consumer:standard", "sold": 6, "returned": 3, "return_rate": 0.5}]
+    assert Decimal("0.5") == Decimal(str(report["channel"][0]["return_rate"]))

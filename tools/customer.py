@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any, Protocol
 
+from engine.domain import errors as e
 from engine.domain.access import Principal, Role
 from engine.domain.orders import OrderStatus
 from engine.intake.address import validate_address
@@ -16,7 +17,6 @@ from engine.services.unit_of_work import AbstractUnitOfWork
 
 CHANGEABLE = frozenset({OrderStatus.RECEIVED, OrderStatus.VALIDATED, OrderStatus.ALLOCATED, OrderStatus.ON_HOLD,
                         OrderStatus.EXCEPTION})
-RETURN_WINDOW_DAYS = 30
 NOT_YOURS = {"error": "not_found", "message": "I can't find that order among yours."}
 
 
@@ -28,6 +28,9 @@ class CustomerApp(Protocol):
 
     @property
     def exceptions(self) -> Any: ...
+
+    @property
+    def returns(self) -> Any: ...
 
 
 class CustomerTools:
@@ -106,24 +109,26 @@ class CustomerTools:
             order_id=order.order_id)
         return {"order_id": order.order_id, "proposal_id": proposal["proposal_id"], "ship_to": new}
 
-    def propose_return(self, ref: str | None, reason: str) -> dict[str, Any]:
+    def start_return(self, ref: str | None, reason: str) -> dict[str, Any]:
+        """Open a return (an RMA) for every shipped unit of one of the caller's orders that is not already on a
+        return. The returns desk checks the policy; within it the return is authorised with its label at once,
+        otherwise a person decides (the customer is told only that the team will check it)."""
         with self.app.uow(readonly=True) as uow:
             oid = self._resolve(uow, ref)
             order = uow.orders.get(oid) if oid else None
-            now = uow.now()
         if order is None:
             return dict(NOT_YOURS) if ref else {"error": "none", "message": "I don't see any orders yet."}
-        if order.status is not OrderStatus.DELIVERED and not order.any_shipped:
+        if not order.any_shipped:
             return {"error": "not_shipped", "order_id": order.order_id, "status": order.status.value,
                     "message": f"order {order.order_id} hasn't shipped yet; I can ask for it to be cancelled "
                                "instead if you like."}
-        delivered = next((h.at for h in reversed(order.history) if h.to_status is OrderStatus.DELIVERED), None)
-        if delivered is not None and (now - delivered).days > RETURN_WINDOW_DAYS:
-            return {"error": "window", "order_id": order.order_id,
-                    "message": f"order {order.order_id} was delivered on {delivered.date().isoformat()}, more than "
-                               f"{RETURN_WINDOW_DAYS} days ago, which is outside the return window."}
-        lines = [{"line_no": ln.line_no, "sku": ln.sku, "quantity": ln.shipped} for ln in order.lines if ln.shipped]
-        proposal = self.app.exceptions.propose("start_return", {"lines": lines, "reason": reason[:200]},
-                                               f"customer asked to return: {reason[:200]}",
-                                               f"customer:{self.principal.name}", order_id=order.order_id)
-        return {"order_id": order.order_id, "proposal_id": proposal["proposal_id"], "lines": lines}
+        try:
+            rma = self.app.returns.request(order.order_id, None, reason[:200], requested_by=self.principal.actor)
+        except e.ReturnNotEligible as exc:
+            why = "; ".join(p.message for p in exc.problems[:3]) or exc.message
+            return {"error": "not_eligible", "order_id": order.order_id,
+                    "message": f"I can't start a return for order {order.order_id}: {why}."}
+        return {"order_id": order.order_id, "rma_id": rma["rma_id"], "status": rma["status"],
+                "lines": [{"line_no": ln["line_no"], "sku": ln["sku"], "quantity": ln["quantity"]}
+                          for ln in rma["lines"]],
+                "label": rma.get("label"), "review": rma["status"] == "requested"}

@@ -4,8 +4,9 @@
   or the model: the tools are built for that principal and only ever read its own orders.
 - understand: the model fills `CustomerIntent` (one grammar-constrained call); the rules reader is the
   fallback, and an order reference the model gives must appear in the message.
-- look up / propose: code calls tools/customer.py. A change (address, return) is recorded as a proposal for
-  ops to approve; nothing changes on the order until a person does.
+- look up / propose: code calls tools/customer.py. An address change is recorded as a proposal for ops to
+  approve; a return opens an RMA that the returns desk checks against the policy (a person decides when the
+  abuse score is high).
 - answer: composed by code from the tool's data, so every status and date in it is the engine's. An order
   that is not the caller's gets the same answer as one that does not exist.
 Conversations are checkpointed per thread; the API prefixes thread ids with the caller's identity.
@@ -133,7 +134,7 @@ class CustomerAssistant:
         elif i["intent"] == "change_address":
             data = tools.propose_address_change(ref, parse_address(state["message"]))
         elif i["intent"] == "start_return":
-            data = tools.propose_return(ref, i.get("reason") or "not given")
+            data = tools.start_return(ref, i.get("reason") or "not given")
         elif i["intent"] == "list_orders":
             data = tools.my_orders()
         else:
@@ -166,9 +167,15 @@ class CustomerAssistant:
                               f"{d['proposal_id']})."}
         if kind == "start_return":
             units = sum(int(x["quantity"]) for x in d["lines"])
-            return {"answer": f"I've started a return request for order {d['order_id']} ({units} item"
-                              f"{'s' if units != 1 else ''}). Our team will confirm it and email you the return "
-                              f"label (request {d['proposal_id']})."}
+            items = f"{units} item{'s' if units != 1 else ''}"
+            if d.get("review"):
+                return {"answer": f"I've started return {d['rma_id']} for order {d['order_id']} ({items}). Our team "
+                                  "will check it and email you the return label."}
+            label = d.get("label") or {}
+            how = (f"Your return label is ready: {label['carrier']} tracking {label['tracking_number']}. "
+                   if label else "You can drop it at one of our stores. ")
+            return {"answer": f"I've started return {d['rma_id']} for order {d['order_id']} ({items}). {how}"
+                              "We'll email you when it arrives and when your refund is on its way."}
         return {"answer": _status_answer(d, kind)}
 
 

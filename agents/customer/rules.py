@@ -39,8 +39,10 @@ def read_message(message: str) -> CustomerIntent:
     refs = order_refs(message)
     ref = refs[0] if refs else None
     if re.search(r"\b(return|send (it|them) back|refund|exchange)\b", text):
+        # after "because"/"since" when the customer says it that way, else the whole message: the returns
+        # desk reads the reason's taxonomy from the words ("arrived broken", "too small")
         reason = re.sub(r"(?i).*?\b(because|since|as)\b", "", message).strip() if re.search(
-            r"(?i)\b(because|since)\b", message) else ""
+            r"(?i)\b(because|since)\b", message) else message.strip()
         return CustomerIntent(intent="start_return", order_ref=ref, reason=reason[:200] or None)
     if re.search(r"\b(address|ship (it )?to|deliver (it )?to|send it to)\b", text) and re.search(
             r"\b(change|update|wrong|different|moved|instead|correct)\b", text):

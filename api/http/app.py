@@ -29,6 +29,7 @@ from api.http import (
     observability,
     ops_chat,
     orders,
+    returns,
     routing,
     tracking,
 )
@@ -115,6 +116,7 @@ def create_api(app: App | None = None, *, intake_model: Any = None, ops_model: A
     api.include_router(auth.router)
     api.include_router(orders.router)
     api.include_router(tracking.router)
+    api.include_router(returns.router)
     api.include_router(customer.router)
     api.include_router(notifications.router)
     api.include_router(routing.router)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime, time
 from decimal import Decimal
+from typing import ClassVar
 
 from engine.domain.catalog import Substitute
 from engine.domain.channels import ChannelKind
@@ -16,6 +17,9 @@ from engine.domain.tracking import TrackingUpdate
 @dataclass(frozen=True, kw_only=True)
 class Command:
     idempotency_key: str | None = None
+    # Fields the engine computes for the caller (not what the caller asked): a retried request with the same
+    # key is the same request even when they come out differently the second time.
+    derived: ClassVar[frozenset[str]] = frozenset()
 
 
 # -- master data -----------------------------------------------------------------------------------
@@ -607,6 +611,7 @@ class RequestReturn(Command):
     return policy; eligible lines become an RMA in `requested` (refused lines are named, nothing is stored
     when no line is eligible). The returns desk scores abuse and chooses the restock node before this runs."""
 
+    derived: ClassVar[frozenset[str]] = frozenset({"restock_node", "restock_plan", "abuse_score", "abuse_evidence"})
     order_id: str
     lines: tuple[ReturnLineRequest, ...]
     resolution: str = "refund"           # refund | exchange

@@ -27,7 +27,8 @@ class AfterCommit(Protocol):
 
 def request_hash(cmd: Command) -> str:
     """A stable fingerprint of a command's payload, without its idempotency key."""
-    body = {k: v for k, v in dataclasses.asdict(cmd).items() if k != "idempotency_key"}
+    skip = {"idempotency_key", *cmd.derived}
+    body = {k: v for k, v in dataclasses.asdict(cmd).items() if k not in skip}
     canonical = json.dumps({"command": type(cmd).__name__, "body": body}, sort_keys=True, default=str,
                            separators=(",", ":"))
     return hashlib.sha256(canonical.encode()).hexdigest()

@@ -91,8 +91,11 @@ class ReturnsDesk:
             restock_node=restock.node if restock else None, restock_plan=restock.to_dict() if restock else None,
             abuse_score=None if score is None else round(score, 4), abuse_evidence=tuple(evidence or ()),
             idempotency_key=idempotency_key))
-        if result["status"] != RmaStatus.REQUESTED.value:  # a replayed request: answer what it answered
-            return result
+        with self.uow_factory(readonly=True) as uow:
+            now_stored = self._rma(uow, result["rma_id"])
+        if now_stored.status is not RmaStatus.REQUESTED or now_stored.case_id:
+            # a retried request: it was decided the first time; answer where it stands now
+            return {**rma_view(now_stored), "refusals": result.get("refusals", [])}
         if authorised_by:
             return {**self.authorise(result["rma_id"], authorised_by, "approved by a person"),
                     "refusals": result.get("refusals", [])}
@@ -105,10 +108,11 @@ class ReturnsDesk:
             out = [c.ReturnLineRequest(line_no=f.line_no, quantity=f.shipped - f.already_returned,
                                        reason=default.value) for f in facts if f.shipped - f.already_returned > 0]
             if not out:
-                raise e.ReturnNotEligible("nothing on this order can come back: no shipped unit is left off a "
-                                          "return", problems=[Problem("return.nothing_returnable", "lines",
-                                                                      "no shipped units left to return",
-                                                                      "wait until the order has shipped")])
+                shipped = any(f.shipped for f in facts)
+                why = "every shipped unit is already on a return" if shipped else "nothing has shipped yet"
+                raise e.ReturnNotEligible(f"nothing on this order can come back: {why}", problems=[Problem(
+                    "return.nothing_returnable", "lines", why,
+                    "see the open return" if shipped else "wait until the order has shipped")])
             return out
         if not isinstance(lines, (list, tuple)):
             raise e.ValidationFailed("lines must be a list", problems=[Problem(

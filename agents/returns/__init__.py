@@ -1,0 +1,1 @@
+"""The returns agents: the inspector's words into the condition schema."""

@@ -1,0 +1,176 @@
+"""Condition assessment: the inspection checklist plus the inspector's own words -> a grade.
+
+The model only reads: it fills `ConditionReading` (facts the note states) with one grammar-constrained call.
+Code decides the grade from the facts, so the same facts always give the same grade and a small model's
+judgement never puts a unit back on sale:
+
+    works is false            -> defective
+    hygiene seal broken,
+    or parts missing          -> unsaleable
+    cosmetic damage           -> damaged
+    signs of use              -> used
+    sealed (and nothing else) -> new
+    otherwise                 -> like new
+
+The checklist is what the inspector ticked; the note fills what the checklist leaves open. When they
+disagree, the worse reading wins (a unit goes back on sale only when nothing says otherwise) and the
+assessment says so, for the person who looks at the return. Without a model (ORDERLOOM_LLM=fake, or when
+the model's answer is unusable) a keyword reading of the note stands in.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from importlib import resources
+from typing import Any
+
+from langchain_core.language_models import BaseChatModel
+from langchain_core.messages import HumanMessage, SystemMessage
+from pydantic import BaseModel, ConfigDict, Field
+
+from agents.text import clean
+from engine.domain.returns import Grade
+
+MAX_NOTE = 2000
+FACTS = ("sealed", "signs_of_use", "cosmetic_damage", "works", "complete", "hygiene_seal_broken")
+# True is the bad reading for these; for `works`, `complete` and `sealed` False is.
+BAD_WHEN_TRUE = ("signs_of_use", "cosmetic_damage", "hygiene_seal_broken")
+
+
+class Checklist(BaseModel):
+    """What the inspector ticked at the bench (None: not checked)."""
+
+    model_config = ConfigDict(extra="forbid")
+    sealed: bool | None = None
+    signs_of_use: bool | None = None
+    cosmetic_damage: bool | None = None
+    works: bool | None = None
+    complete: bool | None = None
+    hygiene_seal_broken: bool | None = None
+
+
+class ConditionReading(BaseModel):
+    """What the model fills from the inspector's note: only what the note states."""
+
+    model_config = ConfigDict(extra="ignore")
+    sealed: bool | None = Field(None, description="the note says unopened / sealed / shrink-wrapped")
+    signs_of_use: bool | None = Field(None, description="worn, washed, scuffed, assembled, used")
+    cosmetic_damage: bool | None = Field(None, description="scratches, dents, cracks, tears, stains")
+    works: bool | None = Field(None, description="false: does not power on / faulty; true: tested and works")
+    complete: bool | None = Field(None, description="false: parts or accessories missing")
+    hygiene_seal_broken: bool | None = Field(None, description="a hygiene or safety seal is broken")
+    defects: list[str] = Field(default_factory=list, max_length=10, description="each problem named, briefly")
+
+
+_WORDS: dict[str, tuple[tuple[str, bool], ...]] = {
+    "sealed": ((r"\b(unopened|sealed|shrink[- ]?wrap\w*|never opened|new in box|factory seal)\b", True),
+               (r"\b(opened|seal (?:is )?broken|unsealed)\b", False)),
+    "signs_of_use": ((r"\b(worn|washed|used|scuff\w*|dirty|hair|smells?|odou?r|fingerprints?|assembled|"
+                      r"pilling|creased)\b", True), (r"\b(unused|no signs? of (?:use|wear)|never used)\b", False)),
+    "cosmetic_damage": ((r"\b(scratch\w*|dent\w*|crack\w*|torn|tear|stain\w*|chipp?\w*|broken casing|"
+                         r"shattered|bent|ripped)\b", True), (r"\b(no damage|undamaged|mint|pristine)\b", False)),
+    "works": ((r"\b(does ?n[o']?t (?:work|power|turn on|charge)|won'?t (?:power|turn on|charge|start)|dead|"
+               r"faulty|defective|not working|fails?|no power|stopped working)\b", False),
+              (r"\b(tested (?:ok|fine|and works?)|works (?:fine|perfectly|as expected)|powers on|fully functional)\b",
+               True)),
+    "complete": ((r"\b(missing|incomplete|without (?:the )?(?:charger|cable|remote|manual|parts?|box))\b", False),
+                 (r"\b(complete|all (?:parts|accessories) (?:present|included))\b", True)),
+    "hygiene_seal_broken": ((r"\b(hygiene seal (?:is )?(?:broken|removed|missing)|seal removed)\b", True),),
+}
+
+
+def rules_reading(note: str) -> ConditionReading:
+    """The keyword reading of a note: what the model does, without a model."""
+    low = note.lower().replace("\u2019", "'")
+    facts: dict[str, Any] = {}
+    defects: list[str] = []
+    for name, patterns in _WORDS.items():
+        for pattern, value in patterns:
+            m = re.search(pattern, low)
+            if m:
+                facts[name] = value
+                if (name in BAD_WHEN_TRUE and value) or (name in ("works", "complete") and not value):
+                    defects.append(m.group(0))
+                break
+    if facts.get("sealed") and (facts.get("signs_of_use") or facts.get("cosmetic_damage")):
+        facts["sealed"] = False
+    return ConditionReading(**facts, defects=defects[:10])
+
+
+def _bad(name: str, value: bool | None) -> bool:
+    if value is None:
+        return False
+    return value if name in BAD_WHEN_TRUE else (name != "sealed" and not value)
+
+
+def grade_from(facts: dict[str, bool | None]) -> Grade:
+    if facts.get("works") is False:
+        return Grade.DEFECTIVE
+    if facts.get("hygiene_seal_broken") or facts.get("complete") is False:
+        return Grade.UNSALEABLE
+    if facts.get("cosmetic_damage"):
+        return Grade.DAMAGED
+    if facts.get("signs_of_use"):
+        return Grade.USED
+    if facts.get("sealed"):
+        return Grade.NEW
+    return Grade.LIKE_NEW
+
+
+@dataclass
+class Assessment:
+    grade: Grade
+    facts: dict[str, bool | None]
+    source: str                      # model | rules | checklist
+    defects: list[str] = field(default_factory=list)
+    disagreements: list[str] = field(default_factory=list)
+
+    def note(self, text: str) -> str:
+        """What is stored with the line: the facts that decided, the disagreements, the inspector's words."""
+        known = ", ".join(f"{k}={'yes' if v else 'no'}" for k, v in self.facts.items() if v is not None)
+        parts = [f"{self.grade.value} ({self.source}: {known or 'no facts'})"]
+        if self.defects:
+            parts.append("defects: " + "; ".join(self.defects))
+        if self.disagreements:
+            parts.append("checklist and note disagree on " + ", ".join(self.disagreements) + " (worse reading kept)")
+        if text:
+            parts.append(f"inspector: {text}")
+        return " | ".join(parts)[:1000]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"grade": self.grade.value, "facts": self.facts, "source": self.source, "defects": self.defects,
+                "disagreements": self.disagreements}
+
+
+class ConditionGrader:
+    def __init__(self, model: BaseChatModel | None = None) -> None:
+        self.reader = model.with_structured_output(ConditionReading, method="json_schema") if model else None
+
+    def assess(self, checklist: Checklist | None, note: str) -> Assessment:
+        text = clean(note or "", MAX_NOTE).strip()
+        reading, source = (rules_reading(text), "rules") if text else (ConditionReading(), "checklist")
+        if text and self.reader is not None:
+            try:
+                read = self.reader.invoke([
+                    SystemMessage((resources.files("prompts") / "returns" / "condition.md").read_text("utf-8")),
+                    HumanMessage(f"<note>\n{text}\n</note>")])
+                if isinstance(read, ConditionReading):
+                    reading, source = read, "model"
+            except Exception:  # an unusable answer: the keyword reading stands
+                pass
+        ticked = checklist or Checklist()
+        facts: dict[str, bool | None] = {}
+        disagreements = []
+        for name in FACTS:
+            mine, theirs = getattr(ticked, name), getattr(reading, name)
+            if mine is None or theirs is None or mine == theirs:
+                facts[name] = mine if mine is not None else theirs
+                continue
+            disagreements.append(name)
+            if name == "sealed":
+                facts[name] = False  # sealed only when nobody says otherwise
+            else:
+                facts[name] = mine if _bad(name, mine) else theirs
+        return Assessment(grade_from(facts), facts, source, [clean(d, 80) for d in reading.defects][:10],
+                          disagreements)

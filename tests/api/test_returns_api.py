@@ -1,0 +1,160 @@
+"""The returns API: customers ask for their own, ops decide, a warehouse receives and grades (a checklist and a
+note read by the model or, without one, by the keyword reader), the customer chat opens a return, and hostile
+input is refused naming the field."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from agents.llm.fake import ScriptedChatModel
+from agents.returns.grader import ConditionReading
+from api.http import create_api
+from engine.bootstrap import App, bootstrap
+from engine.domain import commands as c
+from tests.auth import headers
+from tests.integration.helpers import StepClock
+from tests.integration.test_returns import delivered_order, on_hand
+from tests.integration.test_routing_service import build
+
+
+@pytest.fixture
+def world(sqlite_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[TestClient, App, dict[str, str]]]:
+    monkeypatch.setenv("ORDERLOOM_LLM", "fake")
+    app = bootstrap(database_url=sqlite_url, migrate=False, clock=StepClock())
+    build(app.bus, stock={("SKU-A", "DC-EAST"): 20, ("SKU-A", "DC-WEST"): 20, ("SKU-B", "DC-EAST"): 20})
+    app.bus.handle(c.UpsertCustomer(customer_id="cust-a", email="a@example.com", name="Ann Able"))
+    app.bus.handle(c.UpsertCustomer(customer_id="cust-b", email="b@example.com", name="Bea Secret"))
+    ids = {"a": delivered_order(app, "W-A1", {"SKU-A": 2, "SKU-B": 1})}
+    with TestClient(create_api(app, background_seconds=0)) as http:
+        yield http, app, ids
+    app.close()
+
+
+def _ask(http: TestClient, app: App, order_id: str, body: dict[str, Any], **extra: str) -> Any:
+    ann = headers(app, "ann", "customer", customer_id="cust-a")
+    return http.post(f"/orders/{order_id}/returns", json=body, headers={**ann, **extra})
+
+
+def test_a_customer_returns_her_own_order_and_nobody_else_sees_it(world: tuple[TestClient, App, dict[str, str]]
+                                                                  ) -> None:
+    http, app, ids = world
+    first = _ask(http, app, ids["a"], {"lines": [{"line_no": 1, "quantity": 1}], "reason_text": "too small"},
+                 **{"Idempotency-Key": "k-1"})
+    assert first.status_code == 201, first.text
+    rma = first.json()
+    assert rma["status"] == "label_issued" and rma["reason"] == "size_or_fit" and rma["label"]["tracking_number"]
+    assert "abuse_score" not in rma and "abuse_evidence" not in rma and "restock_plan" not in rma
+    again = _ask(http, app, ids["a"], {"lines": [{"line_no": 1, "quantity": 1}], "reason_text": "too small"},
+                 **{"Idempotency-Key": "k-1"})
+    assert again.json()["rma_id"] == rma["rma_id"]  # a retried request opens nothing new
+    ann = headers(app, "ann", "customer", customer_id="cust-a")
+    assert [r["rma_id"] for r in http.get("/returns", headers=ann).json()["returns"]] == [rma["rma_id"]]
+    mine = http.get(f"/returns/{rma['rma_id']}", headers=ann).json()
+    assert mine["rma_id"] == rma["rma_id"] and "abuse_score" not in mine
+    bea = headers(app, "bea", "customer", customer_id="cust-b")
+    refused = {http.get(f"/returns/{rma['rma_id']}", headers=bea).text,
+               http.get("/returns/RMA-DOESNOTEXIST", headers=bea).text,
+               http.post(f"/returns/{rma['rma_id']}/cancel", json={"reason": "x"}, headers=bea).text,
+               http.post(f"/orders/{ids['a']}/returns", json={}, headers=bea).text}
+    assert len(refused) == 1 and "auth.forbidden" in refused.pop()
+    assert http.get("/returns", headers=bea).json() == {"returns": []}
+    assert http.get("/returns/analytics", headers=ann).status_code == 403
+    for step in ("authorise", "refuse", "receipts", "grades"):
+        assert http.post(f"/returns/{rma['rma_id']}/{step}", json={}, headers=ann).status_code in (403, 422)
+    ops = headers(app)
+    full = http.get(f"/returns/{rma['rma_id']}", headers=ops).json()
+    assert full["abuse_score"] is not None and full["restock_plan"]["node"] == full["restock_node"]
+    cancelled = http.post(f"/returns/{rma['rma_id']}/cancel", json={"reason": "I'll keep it"}, headers=ann)
+    assert cancelled.status_code == 200 and cancelled.json()["status"] == "cancelled"
+
+
+def test_the_warehouse_receives_and_grades_from_a_checklist_and_a_note(world: tuple[TestClient, App, dict[str, str]]
+                                                                       ) -> None:
+    http, app, ids = world
+    rma = _ask(http, app, ids["a"], {"reason_text": "changed my mind"}).json()
+    rid, node = rma["rma_id"], rma["restock_node"]
+    other = "DC-WEST" if node != "DC-WEST" else "DC-EAST"
+    dock = headers(app, f"dock-{node}", "integration", scope=f"node:{node}")
+    stranger = headers(app, f"dock-{other}", "integration", scope=f"node:{other}")
+    assert http.post(f"/returns/{rid}/receipts", json={"node": node, "reference": "R1"},
+                     headers=stranger).status_code == 403
+    got = http.post(f"/returns/{rid}/receipts", json={"node": node, "reference": "R1"}, headers=dock)
+    assert got.status_code == 200 and got.json()["status"] == "received", got.text
+    assert http.post(f"/returns/{rid}/receipts", json={"node": node, "reference": "R1"},
+                     headers=dock).json()["replayed"] is True
+    a_before = on_hand(app, "SKU-A", node)
+    sealed = http.post(f"/returns/{rid}/grades", headers=dock, json={
+        "line_no": 1, "reference": "G1", "inspection": {"note": "Unopened, still in the shrink wrap."}})
+    assert sealed.status_code == 200, sealed.text
+    assert sealed.json()["assessment"]["grade"] == "new" and sealed.json()["restocked_at"] == node
+    assert on_hand(app, "SKU-A", node) == a_before + 2
+    # the model reads the second note; the checklist says it works, the note says it does not: the worse wins
+    http.app.state.condition_grader = None
+    http.app.state.returns_model = ScriptedChatModel(responses=[ConditionReading(works=False, defects=["no power"])])
+    b_before = on_hand(app, "SKU-B", node)
+    broken = http.post(f"/returns/{rid}/grades", headers=dock, json={
+        "line_no": 2, "reference": "G2", "inspection": {"works": True, "complete": True,
+                                                       "note": "Customer says fine but it will not power on."}})
+    assert broken.status_code == 200, broken.text
+    body = broken.json()
+    assert body["assessment"]["source"] == "model" and body["assessment"]["grade"] == "defective"
+    assert body["assessment"]["disagreements"] == ["works"]
+    assert body["status"] == "closed" and body["refund_amount"] == "60.00"
+    assert on_hand(app, "SKU-B", node) == b_before  # a defective unit is not put back on sale
+    ops = headers(app)
+    stored = http.get(f"/returns/{rid}", headers=ops).json()
+    assert [ln["grade"] for ln in stored["lines"]] == ["new", "defective"]
+    report = http.get("/returns/analytics?days=30", headers=ops).json()
+    assert {r["key"]: r["returned"] for r in report["sku"]} == {"SKU-A": 2, "SKU-B": 1}
+
+
+@pytest.mark.parametrize(("path", "body", "field"), [
+    ("receipts", {"node": "DC-EAST", "reference": "R", "quantities": {"one": 1}}, "quantities.one"),
+    ("receipts", {"node": "DC-EAST", "reference": "R", "quantities": {"1": -3}}, "quantities.1"),
+    ("receipts", {"node": "DC-EAST", "reference": "R", "quantities": {"9": 1}}, "line_no"),
+    ("receipts", {"node": "NOWHERE", "reference": "R"}, "node"),
+    ("receipts", {"node": "DC-EAST", "reference": "x" * 500}, "reference"),
+    ("receipts", {"node": "DC-EAST", "reference": "R", "extra": 1}, "extra"),
+    ("grades", {"line_no": 1, "reference": "G", "grade": "new", "inspection": {"note": "sealed"}}, "grade"),
+    ("grades", {"line_no": 1, "reference": "G"}, "grade"),
+    ("grades", {"line_no": 1, "reference": "G", "grade": "shiny"}, "grade"),
+    ("grades", {"line_no": 1, "reference": "G", "grade": "new"}, "line_no"),  # not received yet: state error
+])
+def test_bad_warehouse_input_is_refused_naming_the_field(world: tuple[TestClient, App, dict[str, str]], path: str,
+                                                         body: dict[str, Any], field: str) -> None:
+    http, app, ids = world
+    rma = _ask(http, app, ids["a"], {"reason_text": "changed my mind"}).json()
+    ops = headers(app)
+    before = http.get(f"/returns/{rma['rma_id']}", headers=ops).json()
+    response = http.post(f"/returns/{rma['rma_id']}/{path}", json=body, headers=ops)
+    assert response.status_code in (404, 409, 422), response.text
+    text = response.text
+    assert field.split(".")[0] in text or "state.illegal_transition" in text, text
+    assert http.get(f"/returns/{rma['rma_id']}", headers=ops).json() == before
+
+
+def test_hostile_return_requests_are_refused_and_store_nothing(world: tuple[TestClient, App, dict[str, str]]) -> None:
+    http, app, ids = world
+    for body in ({"lines": [{"line_no": 1, "quantity": 99}]}, {"lines": [{"line_no": "1", "quantity": 1}]},
+                 {"lines": []}, {"lines": [{"line_no": 1, "quantity": 1, "reason": "<script>"}]},
+                 {"reason_text": "x" * 501}, {"resolution": "store_credit"}, {"unknown": True}):
+        response = _ask(http, app, ids["a"], body)
+        assert response.status_code == 422, (body, response.text)
+    assert http.get("/returns", headers=headers(app)).json() == {"returns": []}
+
+
+def test_the_customer_chat_opens_a_return_with_its_label(world: tuple[TestClient, App, dict[str, str]]) -> None:
+    http, app, ids = world
+    ann = headers(app, "ann", "customer", customer_id="cust-a")
+    reply = http.post("/customer/chat", json={"message": f"I want to return order {ids['a']}, it arrived broken"},
+                      headers=ann).json()
+    [rma] = http.get("/returns", headers=ann).json()["returns"]
+    assert reply["intent"] == "start_return"
+    assert rma["rma_id"] in reply["answer"] and rma["label"]["tracking_number"] in reply["answer"]
+    assert rma["reason"] == "damaged_in_transit" and sum(ln["quantity"] for ln in rma["lines"]) == 3
+    again = http.post("/customer/chat", json={"message": f"return order {ids['a']} please"}, headers=ann).json()
+    assert "can't start a return" in again["answer"] and "already on a return" in again["answer"]

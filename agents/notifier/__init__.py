@@ -15,6 +15,10 @@ Clarification questions to B2B senders wait for ops' approval; everything else i
 | exception.closed (resolved by a person, blocking) | resolved            | exception_resolved:<case>     |
 | intake.document_settled (email, accepted) | B2B acknowledgement         | order_acknowledged:<document> |
 | intake.document_settled (email, needs_review) | B2B clarification (approval) | clarification:<document> |
+| return.status_changed → label_issued | return authorised, with the label | return_authorised:<rma> |
+| return.status_changed → refused | return refused, with the person's reason | return_refused:<rma> |
+| return.received (first receipt) | return received                       | return_received:<rma>         |
+| return.refunded             | refund issued, with the amount            | refund_issued:<rma>           |
 """
 
 from __future__ import annotations
@@ -30,7 +34,7 @@ from engine.domain.orders import Order
 from engine.services.delivery_dates import promised_delivery
 
 EVENTS = ("order.routed", "order.shipment_recorded", "order.delayed", "order.status_changed", "exception.closed",
-          "intake.document_settled")
+          "intake.document_settled", "return.status_changed", "return.received", "return.refunded")
 _SAFE = re.compile(r"[\r\n\t]+")
 
 
@@ -87,6 +91,39 @@ class Notifier:
             self._resolved(p, message)
         elif kind == "intake.document_settled" and p.get("source") == "email":
             self._b2b_email(p, message)
+        elif kind == "return.status_changed" and p.get("to_status") in ("label_issued", "refused"):
+            self._return_message(K.RETURN_AUTHORISED if p["to_status"] == "label_issued" else K.RETURN_REFUSED,
+                                 p, message)
+        elif kind == "return.received":
+            self._return_message(K.RETURN_RECEIVED, p, message)
+        elif kind == "return.refunded":
+            self._return_message(K.REFUND_ISSUED, p, message, amount=p.get("amount", ""),
+                                 currency=p.get("currency", "USD"))
+
+    def _return_message(self, kind: K, p: dict[str, Any], message: OutboxMessage, **extra: Any) -> None:
+        """One message per return and kind, facts from the stored return (the reason a person gave, the label)."""
+        with self.app.uow(readonly=True) as uow:
+            rma = uow.returns.get(p.get("rma_id", ""))
+            order = uow.orders.get(rma.order_id) if rma else None
+            if rma is None or order is None:
+                return
+            recipient, name, audience = self._recipient(uow, order)
+        label = rma.label or {}
+        facts = {"order_id": order.order_id, "reference": order.external_id, "name": name, "rma_id": rma.rma_id,
+                 "resolution": "refund" if rma.resolution.value == "refund" else "replacement",
+                 "lines": "\n".join(f"  {ln.quantity} x {ln.sku}" for ln in rma.lines),
+                 "label": (f"Your prepaid return label: {label['carrier']}, tracking {label['tracking_number']}."
+                           if label else "You can drop the items at any of our stores."),
+                 # the person's words without who said them: "(ops-lead)" is for the audit trail
+                 "reason": rma.status_reason.rsplit(" (", 1)[0] if kind is K.RETURN_REFUSED else "",
+                 "fee": "", **extra}
+        if kind is K.REFUND_ISSUED and p.get("restocking_fee_pct") not in (None, "0", "0.00"):
+            facts["fee"] = f" (after the {p['restocking_fee_pct']}% restocking fee on change-of-mind lines)"
+        subject, body = render(kind, audience, facts)
+        self.app.notifications.enqueue(dedupe_key=f"{kind.value}:{rma.rma_id}", kind=kind, audience=audience,
+                                       recipient=recipient, subject=subject, body=body, order_id=order.order_id,
+                                       event_id=message.event_id,
+                                       facts={k: v for k, v in facts.items() if k not in ("lines", "label")})
 
     # -- drafting
     def _order_message(self, kind: K, order_id: str, key: str, message: OutboxMessage, **extra: Any) -> None:

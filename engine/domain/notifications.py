@@ -14,6 +14,8 @@ class NotificationKind(enum.StrEnum):
     DELAYED = "order_delayed"            # the carrier's date moved past the promise
     DELIVERED = "order_delivered"
     RESOLVED = "exception_resolved"      # a problem with the order was sorted out
+    RETURN_AUTHORISED = "return_authorised"  # with the label, or how to drop it off
+    RETURN_REFUSED = "return_refused"        # a person refused it, with the reason
     RETURN_RECEIVED = "return_received"
     REFUND_ISSUED = "refund_issued"
     ACKNOWLEDGEMENT = "order_acknowledged"   # B2B: an emailed order was read and accepted

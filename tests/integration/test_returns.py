@@ -235,3 +235,43 @@ def test_return_rates_by_sku_channel_reason_and_segment(shop: App) -> None:
     assert report["reason"] == [{"key": "size_or_fit", "returned": 3, "share": 1.0}]
     assert report["segment"] == [{"key": "consumer:standard", "sold": 6, "returned": 3, "return_rate": 0.5}]
     assert Decimal("0.5") == Decimal(str(report["channel"][0]["return_rate"]))
+
+
+def test_the_customer_is_told_at_each_step_once(shop: App) -> None:
+    from agents.notifier import Notifier
+
+    Notifier(shop).attach(shop.relay)
+    order_id = delivered_order(shop, "W-10", {"SKU-A": 1})
+    rma = shop.returns.request(order_id, None, "too big", requested_by="customer:ann")
+    rid, node = rma["rma_id"], rma["restock_node"]
+    shop.returns.receive(rid, node, "RCV-N", None)
+    shop.returns.grade(rid, 1, "like_new", "GRD-N")
+    shop.relay.pump()
+    n = t.notifications.c
+    with shop.engine.connect() as conn:
+        rows = {r.kind: r for r in conn.execute(select(n.kind, n.subject, n.body, n.recipient, n.dedupe_key)
+                                                .where(n.dedupe_key.like(f"%{rid}")))}
+    assert set(rows) == {"return_authorised", "return_received", "refund_issued"}
+    assert rows["return_authorised"].recipient == "a@example.com"
+    assert rid in rows["return_authorised"].subject and "tracking RT" in rows["return_authorised"].body
+    assert "20.00 USD" in rows["refund_issued"].body and "Hi Ada," in rows["refund_issued"].body
+    # a redelivered event drafts nothing new
+    o = t.outbox.c
+    with shop.engine.connect() as conn:
+        payload = conn.execute(select(o.payload, o.event_id).where(o.event_type == "return.refunded")).one()
+    from engine.adapters.outbox import OutboxMessage
+
+    Notifier(shop).on_message(OutboxMessage(0, payload.event_id, "return.refunded", 1, "return", rid,
+                                            dict(payload.payload), shop.clock()))
+    with shop.engine.connect() as conn:
+        assert conn.execute(select(func.count()).select_from(t.notifications)
+                            .where(n.dedupe_key.like(f"%{rid}"))).scalar_one() == 3
+    # a refusal carries the person's reason, not their name
+    k = len(FEATURES)
+    shop.returns.model = AbuseModel(weights=[0.0] * k, bias=5.0, means=[0.0] * k, scales=[1.0] * k, threshold=0.5)
+    second = delivered_order(shop, "W-11", {"SKU-B": 1})
+    held = shop.returns.request(second, None, "changed my mind", requested_by="customer:ann")
+    shop.returns.refuse(held["rma_id"], "ops-lead", "the return window for this item has passed")
+    with shop.engine.connect() as conn:
+        body = conn.execute(select(n.body).where(n.dedupe_key == f"return_refused:{held['rma_id']}")).scalar_one()
+    assert "the return window for this item has passed" in body and "ops-lead" not in body

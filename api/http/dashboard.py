@@ -242,7 +242,7 @@ def order_page(order_id: str, request: Request, app: EngineApp) -> Response:
     committed = [d for d in decisions if d.outcome.value in ("committed", "failed")]
     decision = committed[-1] if committed else (decisions[-1] if decisions else None)
     return _render(request, "order.html", who, page="orders", order=view, decision=decision, decisions=decisions,
-                   tracking=tracking, cases=cases,
+                   tracking=tracking, cases=cases, returns=app.returns.for_order(order_id),
                    routing_map=routing_map(decision, nodes, view["ship_to"]) if decision else None)
 
 
@@ -307,6 +307,39 @@ def carriers_page(request: Request, app: EngineApp) -> Response:
         incidents = uow.exceptions.active_incidents()
     return _render(request, "carriers.html", who, page="carriers", carriers=carriers, regions=regions, grid=grid,
                    rows=rows, incidents=incidents)
+
+
+RETURNS_IN_FLIGHT = ("authorised", "label_issued", "in_transit", "received", "graded", "disposed")
+RETURNS_DONE = ("refunded", "exchanged", "closed", "refused", "cancelled")
+
+
+def returns_context(app: App) -> dict[str, Any]:
+    """The returns queue: what waits for a person (with the score's evidence), what is on its way or at the
+    returns desk, what finished lately, and the return rates of the last 30 days."""
+    waiting = [app.returns.get(r["rma_id"]) for r in app.returns.search(("requested",), limit=200)]
+    moving = app.returns.search(RETURNS_IN_FLIGHT, limit=200)
+    done = app.returns.search(RETURNS_DONE, limit=30)
+    report = app.returns.analytics(30)
+    sold = sum(r["sold"] for r in report["channel"])
+    returned = sum(r["returned"] for r in report["channel"])
+    refunds = sum(float(r["refund_amount"] or 0) for r in done if r["status"] in ("refunded", "closed"))
+    kpis = {"waiting": len(waiting), "in_flight": len(moving),
+            "at_desk": sum(1 for r in moving if r["status"] in ("received", "graded", "disposed")),
+            "rate": returned / sold if sold else None, "returned": returned, "refunds": refunds}
+    return {"waiting": waiting, "moving": moving, "done": done, "report": report, "kpis": kpis}
+
+
+@router.get("/returns", response_class=HTMLResponse)
+def returns_page(request: Request, app: EngineApp) -> Response:
+    who = _page(request, app)
+    if isinstance(who, Response):
+        return who
+    return _render(request, "returns.html", who, page="returns", **returns_context(app))
+
+
+@router.get("/fragments/returns", response_class=HTMLResponse)
+def returns_fragment(request: Request, app: EngineApp, who: Ops) -> HTMLResponse:
+    return _render(request, "_returns_body.html", who, **returns_context(app))
 
 
 @router.get("/assistant", response_class=HTMLResponse)
@@ -380,7 +413,8 @@ FEED_WORDS = {
     "exception.opened": "exception opened", "exception.closed": "exception closed",
     "intake.document_settled": "document read", "proposal.created": "proposal waiting",
     "proposal.decided": "proposal decided", "carrier.incident": "carrier incident",
-    "inventory.discrepancy_detected": "stock discrepancy",
+    "inventory.discrepancy_detected": "stock discrepancy", "return.requested": "return requested",
+    "return.status_changed": "return", "return.refunded": "refunded",
 }
 
 
@@ -399,6 +433,12 @@ def _feed(ev: Any) -> dict[str, Any]:
         detail = " ".join(str(p.get(k) or "") for k in ("type", "subtype", "status")).strip()
     elif ev.event_type == "carrier.incident":
         detail = f"{p.get('carrier', '')} {p.get('kind', '')}"
+    elif ev.event_type == "return.status_changed":
+        detail = f"{p.get('rma_id', '')} {p.get('from_status') or ''} → {p.get('to_status') or ''}"
+    elif ev.event_type == "return.requested":
+        detail = str(p.get("rma_id") or "")
+    elif ev.event_type == "return.refunded":
+        detail = f"{p.get('rma_id', '')} {p.get('amount', '')} {p.get('currency', '')}"
     return {"position": ev.position, "type": ev.event_type, "what": FEED_WORDS.get(ev.event_type, ev.event_type),
             "order_id": str(order_id) if order_id is not None else None, "detail": detail[:120],
             "at": ev.occurred_at.isoformat()}

@@ -158,25 +158,13 @@ def get_return(rma_id: str, app: EngineApp, who: Caller) -> dict[str, Any]:
 @router.post("/returns/{rma_id}/authorise")
 def authorise(rma_id: str, body: DecisionIn, app: EngineApp, who: Manager) -> dict[str, Any]:
     """A person authorises a return the engine held back (its case closes); the label is issued."""
-    out = app.returns.authorise(rma_id, who.name, body.reason)
-    _close_case(app, out, who, f"authorised: {body.reason}")
-    return out
+    return app.returns.authorise(rma_id, who.name, body.reason)
 
 
 @router.post("/returns/{rma_id}/refuse")
 def refuse(rma_id: str, body: DecisionIn, app: EngineApp, who: Manager) -> dict[str, Any]:
     """A person refuses a return, with the reason the customer reads."""
-    out = app.returns.refuse(rma_id, who.name, body.reason)
-    _close_case(app, out, who, f"refused: {body.reason}")
-    return out
-
-
-def _close_case(app: App, rma: dict[str, Any], who: Principal, note: str) -> None:
-    if not rma.get("case_id"):
-        return
-    case = app.exceptions.case(rma["case_id"])
-    if case["status"] == "open":
-        app.exceptions.dismiss(rma["case_id"], who.name, note[:500])
+    return app.returns.refuse(rma_id, who.name, body.reason)
 
 
 @router.post("/returns/{rma_id}/cancel")

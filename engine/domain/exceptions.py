@@ -61,7 +61,8 @@ class Action(enum.StrEnum):
     RELEASE_TO_WAREHOUSE = "release_to_warehouse"
     NOTIFY_CUSTOMER = "notify_customer"  # a later promise is told to the customer; no order change
     REVIEW_DOCUMENT = "review_document"  # an intake document a person must correct and resubmit
-    START_RETURN = "start_return"  # a customer asked to return lines; params: lines, reason (a person authorises)
+    START_RETURN = "start_return"  # open and authorise a return; params: lines, reason, or rma_id of a held one
+    REFUSE_RETURN = "refuse_return"  # refuse a held return; params: rma_id, reason (the customer reads it)
     DISMISS = "dismiss"
 
 

@@ -94,6 +94,8 @@ def proposal_to_dict(p: Proposal) -> dict[str, Any]:
 class ReturnsPort(Protocol):
     def authorise(self, rma_id: str, actor: str, reason: str = ...) -> dict[str, Any]: ...
 
+    def refuse(self, rma_id: str, actor: str, reason: str) -> dict[str, Any]: ...
+
     def request(self, order_id: str, lines: Sequence[dict[str, Any]] | None, reason_text: str, *,
                 requested_by: str, resolution: str = ..., from_postal: str = ..., authorised_by: str | None = ...,
                 idempotency_key: str | None = ...) -> dict[str, Any]: ...
@@ -676,7 +678,8 @@ class ExceptionDesk:
         with self.uow_factory(readonly=True) as uow:
             order = self._order(uow, order_id)
         if order.status in (OrderStatus.CANCELLED, OrderStatus.DELIVERED) and action not in (
-                Action.NOTIFY_CUSTOMER, Action.ACCEPT, Action.REVIEW_DOCUMENT, Action.START_RETURN):
+                Action.NOTIFY_CUSTOMER, Action.ACCEPT, Action.REVIEW_DOCUMENT, Action.START_RETURN,
+                Action.REFUSE_RETURN):
             raise e.ActionNotAllowed(f"order {order_id} is {order.status.value}", order_id=order_id)
         if action is Action.CORRECT_ADDRESS:
             ship_to = params.get("ship_to")
@@ -743,6 +746,11 @@ class ExceptionDesk:
                 return {"order_id": order_id, "deferred": "released after the order resumes"}
             out = self.handle(c.ReleaseOrderToFulfillment(order_id=order_id, idempotency_key=f"{key}:release"))
             return out
+        if action is Action.REFUSE_RETURN and self.returns is not None:
+            held, told = params.get("rma_id"), params.get("reason")
+            if not isinstance(held, str) or not isinstance(told, str) or not told.strip():
+                raise _param_error("reason", "name the return (rma_id) and the reason the customer will read")
+            return self.returns.refuse(held, actor, told)
         if action is Action.START_RETURN and self.returns is not None:
             rma_id = params.get("rma_id")
             if rma_id is not None:  # a return the abuse score held for a person: the person authorises it

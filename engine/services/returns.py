@@ -22,7 +22,7 @@ from typing import Any, Protocol
 from engine.domain import commands as c
 from engine.domain import errors as e
 from engine.domain.errors import Problem
-from engine.domain.exceptions import Action, ExceptionType, Flag, Recommendation
+from engine.domain.exceptions import Action, CaseStatus, ExceptionType, Flag, Recommendation
 from engine.domain.geo import ZIP3_BY_PREFIX, Zip3Region
 from engine.domain.returns import Resolution, ReturnReason, Rma, RmaStatus, reason_from_text
 from engine.returns.abuse import AbuseModel, ReturnRequestFacts, default_model, features
@@ -140,7 +140,8 @@ class ReturnsDesk:
                         Recommendation(Action.START_RETURN, "check the evidence, then authorise the return or refuse "
                                        "it with a reason the customer will read",
                                        "an honest customer gets the label; an abuser is refused by a person",
-                                       {"rma_id": rma["rma_id"]}, 0.6, ("refuse the return with a reason",)),
+                                       {"rma_id": rma["rma_id"]}, 0.6,
+                                       ("refuse_return with {rma_id, reason}: the customer reads the reason",)),
                         blocking=False)
             case_id = self.cases.open_flag(rma["order_id"], flag)
             linked: dict[str, Any] = self.handle(c.LinkReturnCase(rma_id=rma["rma_id"], case_id=case_id))
@@ -151,9 +152,11 @@ class ReturnsDesk:
 
     # -- deciding -------------------------------------------------------------------------------------
     def authorise(self, rma_id: str, actor: str, reason: str = "within policy") -> dict[str, Any]:
-        """Authorise and issue the label (the carrier that delivered the order brings it back)."""
-        self.handle(c.AuthoriseReturn(rma_id=rma_id, actor=actor, reason=reason,
-                                      idempotency_key=f"return:{rma_id}:authorise"))
+        """Authorise and issue the label (the carrier that delivered the order brings it back). A person's
+        decision closes the return's case."""
+        out: dict[str, Any] = self.handle(c.AuthoriseReturn(rma_id=rma_id, actor=actor, reason=reason,
+                                                            idempotency_key=f"return:{rma_id}:authorise"))
+        self._close_case(out, actor, Action.START_RETURN, f"authorised: {reason}")
         return self.issue_label(rma_id)
 
     def issue_label(self, rma_id: str) -> dict[str, Any]:
@@ -171,8 +174,20 @@ class ReturnsDesk:
         return out
 
     def refuse(self, rma_id: str, actor: str, reason: str) -> dict[str, Any]:
+        """Only a person refuses (the engine never does); the case closes with the decision."""
         out: dict[str, Any] = self.handle(c.RefuseReturn(rma_id=rma_id, actor=actor, reason=reason))
+        self._close_case(out, actor, Action.REFUSE_RETURN, f"refused: {reason}")
         return out
+
+    def _close_case(self, rma: dict[str, Any], actor: str, action: Action, note: str) -> None:
+        if not rma.get("case_id") or actor == ENGINE:
+            return
+        with self.uow_factory(readonly=True) as uow:
+            case = uow.exceptions.get_case(rma["case_id"])
+        if case is not None and case.status is CaseStatus.OPEN:
+            self.handle(c.CloseException(case_id=case.case_id, status=CaseStatus.RESOLVED.value, action=action.value,
+                                         actor=actor, note=note[:1000], params={"rma_id": rma["rma_id"]},
+                                         result={"status": rma["status"]}))
 
     def cancel(self, rma_id: str, actor: str, reason: str) -> dict[str, Any]:
         out: dict[str, Any] = self.handle(c.CancelReturn(rma_id=rma_id, actor=actor, reason=reason))

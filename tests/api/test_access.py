@@ -90,7 +90,7 @@ def test_every_endpoint_declares_who_may_call_it() -> None:
                   if r.path not in PUBLIC_PATHS | SIGNED and not _needs_principal(r) and r not in pages]
     assert len(routes) > 50 and undeclared == []
     assert {p.path for p in pages} == {"/ui/", "/ui/exceptions", "/ui/orders", "/ui/orders/{order_id}",
-                                       "/ui/inventory", "/ui/carriers", "/ui/assistant", "/ui/shop"}
+                                       "/ui/inventory", "/ui/carriers", "/ui/assistant", "/ui/shop", "/ui/returns"}
 
 
 def test_dashboard_pages_send_strangers_to_sign_in_and_customers_to_their_page(

@@ -158,3 +158,33 @@ def test_the_customer_chat_opens_a_return_with_its_label(world: tuple[TestClient
     assert rma["reason"] == "damaged_in_transit" and sum(ln["quantity"] for ln in rma["lines"]) == 3
     again = http.post("/customer/chat", json={"message": f"return order {ids['a']} please"}, headers=ann).json()
     assert "can't start a return" in again["answer"] and "already on a return" in again["answer"]
+
+
+def test_the_returns_queue_page_shows_the_evidence_and_escapes_what_customers_write(
+        world: tuple[TestClient, App, dict[str, str]]) -> None:
+    from engine.returns.abuse import FEATURES, AbuseModel
+
+    http, app, ids = world
+    k = len(FEATURES)
+    app.returns.model = AbuseModel(weights=[0.5] * k, bias=5.0, means=[0.0] * k, scales=[1.0] * k, threshold=0.5)
+    held = _ask(http, app, ids["a"], {"reason_text": "<script>alert('x')</script> changed my mind"})
+    assert held.status_code == 201 and held.json()["status"] == "requested"
+    assert "review" not in held.json()  # the customer is not told about the score
+    ops = headers(app)
+    page = http.get("/ui/returns", headers=ops)
+    assert page.status_code == 200
+    html = page.text
+    assert held.json()["rma_id"] in html and "data-return=\"authorise\"" in html
+    assert "<script>alert" not in html and "&lt;script&gt;alert" in html
+    assert "return rate" in html or "Return rate" in html
+    for feature in ("return rate", "serial"):
+        assert feature in html
+    assert http.get("/ui/fragments/returns", headers=ops).status_code == 200
+    done = http.post(f"/returns/{held.json()['rma_id']}/authorise", json={"reason": "checked"}, headers=ops).json()
+    assert done["status"] == "label_issued"
+    case = app.exceptions.case(done["case_id"])
+    assert case["status"] == "resolved" and case["resolution"]["action"] == "start_return"  # closed by the decision
+    order_page = http.get(f"/ui/orders/{ids['a']}", headers=ops).text
+    assert held.json()["rma_id"] in order_page and "label issued" in order_page
+    ann = headers(app, "ann", "customer", customer_id="cust-a")
+    assert http.get("/ui/returns", headers=ann, follow_redirects=False).status_code == 303

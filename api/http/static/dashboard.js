@@ -65,7 +65,7 @@ function startLive() {
   const types = ["order.received", "order.routed", "order.status_changed", "order.routing_failed",
     "order.shipment_recorded", "order.delayed", "order.delivered", "order.cancelled", "exception.opened",
     "exception.closed", "intake.document_settled", "proposal.created", "proposal.decided", "carrier.incident",
-    "inventory.discrepancy_detected"];
+    "inventory.discrepancy_detected", "return.requested", "return.status_changed", "return.refunded"];
   for (const type of types) {
     source.addEventListener(type, (msg) => {
       const ev = JSON.parse(msg.data);
@@ -162,6 +162,38 @@ function setupQueue() {
   });
 }
 
+// -- the returns queue ----------------------------------------------------------------------------------
+function setupReturns() {
+  const dialog = document.getElementById("refuse-dialog");
+  if (!dialog) return;
+  document.addEventListener("click", (event) => {
+    const button = event.target.closest("[data-return]");
+    if (!button) return;
+    const row = button.closest("tr");
+    const id = row.dataset.rma;
+    if (button.dataset.return === "authorise") {
+      act(row, () => api("POST", `/returns/${encodeURIComponent(id)}/authorise`,
+        { reason: "evidence checked on the dashboard" }));
+    } else if (button.dataset.return === "refuse") {
+      dialog.querySelector("[data-rma]").textContent = id;
+      dialog.querySelector("[data-error]").textContent = "";
+      dialog.querySelector("form").reason.value = "";
+      dialog.dataset.rma = id;
+      dialog.showModal();
+    }
+  });
+  dialog.querySelector("form").addEventListener("submit", (event) => {
+    if (event.submitter && event.submitter.value === "cancel") return;
+    event.preventDefault();
+    const reason = event.target.reason.value.trim();
+    if (!reason) { dialog.querySelector("[data-error]").textContent = "Say why: the customer reads it."; return; }
+    const id = dialog.dataset.rma;
+    const row = document.querySelector(`tr[data-rma="${CSS.escape(id)}"]`);
+    dialog.close();
+    act(row, () => api("POST", `/returns/${encodeURIComponent(id)}/refuse`, { reason }));
+  });
+}
+
 // -- chats ------------------------------------------------------------------------------------------------
 function say(list, who, text) {
   const li = el("li", { class: who }, text);
@@ -251,6 +283,7 @@ function setupLogout() {
 document.addEventListener("DOMContentLoaded", () => {
   startLive();
   setupQueue();
+  setupReturns();
   setupOpsChat();
   setupCustomerChat();
   setupLogout();

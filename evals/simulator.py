@@ -48,6 +48,16 @@ log = logging.getLogger(__name__)
 RELEASE_AFTER = 8.0
 SHIP_AFTER = 12.0
 SCANS = (("picked_up", 6.0), ("in_transit", 14.0), ("out_for_delivery", 26.0), ("delivered", 36.0))
+RETURN_AFTER = 10.0     # a customer asks for a return this long after delivery
+RECEIVE_AFTER = 20.0    # the parcel reaches the returns desk this long after the label
+# What customers say, and what the inspector then finds (a note the condition grader reads).
+RETURN_STORIES = (
+    ("it's too small", ("Opened, unused, all accessories present.", "Worn once, light creases.")),
+    ("changed my mind", ("Unopened, factory seal intact.", "Opened, unused, all accessories present.")),
+    ("arrived damaged", ("Box crushed and the casing is cracked.",)),
+    ("it doesn't work", ("Won't turn on, even after charging.",)),
+    ("not as described", ("Opened, unused, all accessories present.",)),
+)
 
 
 @dataclass
@@ -72,6 +82,9 @@ class SimulatorStats:
     scans: int = 0
     delivered: int = 0
     received_units: int = 0
+    returns_requested: int = 0
+    returns_received: int = 0
+    returns_graded: int = 0
     errors: int = 0
 
     def to_dict(self) -> dict[str, Any]:
@@ -85,7 +98,7 @@ class ChannelSimulator:
     def __init__(self, client: httpx.Client, carrier_secret: Callable[[str], str], *, seed: int = 7,
                  orders_per_minute: float = 12.0, fault_rate: float = 0.07, short_pick_rate: float = 0.02,
                  late_rate: float = 0.08, emails: bool = True, clock: Callable[[], float] = time.monotonic,
-                 speed: float = 1.0, regular_customer: str | None = None) -> None:
+                 speed: float = 1.0, regular_customer: str | None = None, return_rate: float = 0.08) -> None:
         self.client = client
         self.carrier_secret = carrier_secret
         self.seed = seed
@@ -112,6 +125,9 @@ class ChannelSimulator:
         self.partners = {code: edi for code, _n, _t, _c, _s, edi, _d in ACCOUNTS}
         self.email_busy = threading.Lock()
         self.regular_customer = regular_customer  # a consumer who orders often (the demo's customer page)
+        self.return_rate = return_rate
+        self.to_return: list[tuple[str, float]] = []            # (order id, delivered at)
+        self.returning: list[tuple[str, float, int]] = []        # (rma id, label at, story)
 
     # -- one round
     def step(self, arrivals: int | None = None) -> dict[str, Any]:
@@ -127,6 +143,7 @@ class ChannelSimulator:
             self._place_one()
         self._warehouses(now)
         self._carriers(now)
+        self._returns(now)
         if now - self.last_replenish >= 30.0 / self.speed:
             self._replenish()
             self.last_replenish = now
@@ -342,9 +359,49 @@ class ChannelSimulator:
             p.sent += len(statuses)
             self.stats.scans += len(statuses)
             self.stats.delivered += "delivered" in statuses
+            if "delivered" in statuses and self.rng.random() < self.return_rate:
+                self.to_return.append((p.order_id, self.clock()))
         else:
             log.info("simulated scan refused: %s %s", response.status_code, response.text[:300])
             p.sent = len(SCANS)  # a carrier gives up on a parcel the system refuses
+
+
+    # -- customers send things back; the returns desk receives and inspects them
+    def _returns(self, now: float) -> None:
+        due = [(o, t) for o, t in self.to_return if now - t >= RETURN_AFTER / self.speed]
+        self.to_return = [(o, t) for o, t in self.to_return if now - t < RETURN_AFTER / self.speed]
+        for order_id, _ in due:
+            story = self.rng.randrange(len(RETURN_STORIES))
+            response = self.client.post(f"/orders/{order_id}/returns", json={"reason_text": RETURN_STORIES[story][0]},
+                                        headers={"Idempotency-Key": f"sim-return-{self.run_id}-{order_id}"})
+            if response.status_code != 201:
+                log.info("simulated return refused: %s %s", response.status_code, response.text[:300])
+                continue
+            self.stats.returns_requested += 1
+            self.returning.append((response.json()["rma_id"], now, story))
+        keep = []
+        for rma_id, at, story in self.returning:
+            if now - at < RECEIVE_AFTER / self.speed:
+                keep.append((rma_id, at, story))
+                continue
+            rma = self.client.get(f"/returns/{rma_id}").json()
+            if rma.get("status") == "requested":  # a person has not decided yet
+                keep.append((rma_id, at, story))
+                continue
+            if rma.get("status") not in ("label_issued", "in_transit", "authorised") or not rma.get("restock_node"):
+                continue
+            got = self.client.post(f"/returns/{rma_id}/receipts", json={
+                "node": rma["restock_node"], "reference": f"SIM-RR-{rma_id}"})
+            if got.status_code != 200:
+                continue
+            self.stats.returns_received += 1
+            for ln in rma["lines"]:
+                note = self.rng.choice(RETURN_STORIES[story][1])
+                graded = self.client.post(f"/returns/{rma_id}/grades", json={
+                    "line_no": ln["line_no"], "reference": f"SIM-RG-{rma_id}-{ln['line_no']}",
+                    "inspection": {"note": note}})
+                self.stats.returns_graded += graded.status_code == 200
+        self.returning = keep
 
 
 def _date(value: Any) -> date | None:

@@ -21,12 +21,13 @@ the model's answer is unusable) a keyword reading of the note stands in.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from importlib import resources
 from typing import Any
 
 from langchain_core.language_models import BaseChatModel
-from langchain_core.messages import HumanMessage, SystemMessage
+from langchain_core.messages import BaseMessage, HumanMessage, SystemMessage
 from pydantic import BaseModel, ConfigDict, Field
 
 from agents.text import clean
@@ -96,6 +97,13 @@ def rules_reading(note: str) -> ConditionReading:
     if facts.get("sealed") and (facts.get("signs_of_use") or facts.get("cosmetic_damage")):
         facts["sealed"] = False
     return ConditionReading(**facts, defects=defects[:10])
+
+
+def rules_handler(messages: Sequence[BaseMessage], schema: type[BaseModel] | None = None) -> dict[str, Any]:
+    """A scripted model that answers with the keyword reading (tests and the simulator's fake model)."""
+    text = str(messages[-1].content) if messages else ""
+    note = text.removeprefix("<note>").removesuffix("</note>").strip()
+    return rules_reading(note).model_dump()
 
 
 def _bad(name: str, value: bool | None) -> bool:

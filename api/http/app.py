@@ -57,13 +57,15 @@ def _background(app: App, stop: threading.Event, every: float) -> None:
 
 
 def create_api(app: App | None = None, *, intake_model: Any = None, ops_model: Any = None,
-               ops_checkpointer: Any = None, customer_model: Any = None, promise_ttl: float = 10.0,
+               ops_checkpointer: Any = None, customer_model: Any = None, returns_model: Any = None,
+               promise_ttl: float = 10.0,
                background_seconds: float = 2.0) -> FastAPI:
     """An API over `app`, or over an engine bootstrapped from the settings for the API's lifetime.
 
     `intake_model` is the chat model of the intake agent, `ops_model` the ops assistant's (default: the
     configured one, started on first use); `ops_checkpointer` where ops conversations are kept (default:
-    agents.ops.checkpoint.make_checkpointer); `customer_model` the customer assistant's.
+    agents.ops.checkpoint.make_checkpointer); `customer_model` the customer assistant's; `returns_model` the one
+    that reads inspectors' notes.
     """
 
     @asynccontextmanager
@@ -98,6 +100,7 @@ def create_api(app: App | None = None, *, intake_model: Any = None, ops_model: A
     api.state.ops_model = ops_model
     api.state.ops_checkpointer = ops_checkpointer
     api.state.customer_model = customer_model
+    api.state.returns_model = returns_model
     api.state.promise_cache = tracking.PromiseCache(ttl=promise_ttl)
     install_error_handlers(api)
 

@@ -219,6 +219,59 @@ def test_the_customer_page_orders_promise_and_chat(world: World) -> None:
     page.close()
 
 
+def _delivered(world: World, ext: str, sku: str) -> str:
+    from engine.domain import commands as c
+
+    placed = world.client.post("/orders", json={
+        "channel": "web", "external_id": ext, "customer_id": CUSTOMER_ID,
+        "ship_to": {"name": "Dana Fox", "line1": "233 S Wacker Dr", "city": "Chicago", "state": "IL",
+                    "postal_code": "60606", "country": "US"},
+        "lines": [{"sku": sku, "quantity": 1}]}).json()
+    order_id = str(placed["order_id"])
+    assert placed["status"] == "allocated", placed
+    assert world.client.post(f"/orders/{order_id}/release").status_code == 200
+    world.sim._ship(order_id, time.monotonic())
+    world.app.bus.handle(c.MarkDelivered(order_id=order_id))
+    return order_id
+
+
+def test_a_held_return_is_authorised_or_refused_from_the_returns_queue(world: World) -> None:
+    from engine.returns.abuse import FEATURES, AbuseModel
+
+    shipped = world.app.returns.model
+    k = len(FEATURES)  # a model that holds every request for a person
+    world.app.returns.model = AbuseModel(weights=[0.0] * k, bias=9.0, means=[0.0] * k, scales=[1.0] * k,
+                                         threshold=0.5)
+    try:
+        held = [world.client.post(f"/orders/{_delivered(world, f'UI-RET-{i}', sku)}/returns",
+                                  json={"reason_text": "changed my mind"}).json()
+                for i, sku in ((1, "HOM-0002"), (2, "HOM-0003"))]
+    finally:
+        world.app.returns.model = shipped
+    assert [r["status"] for r in held] == ["requested", "requested"], held
+    page = sign_in(world, world.admin_key, "/ui/returns")
+    first = page.locator(f'tr[data-rma="{held[0]["rma_id"]}"]')
+    first.wait_for(timeout=WAIT_MS)
+    assert "score" in first.inner_text()
+    first.locator('button[data-return="authorise"]').click()
+    page.wait_for_function(f"""document.querySelector('tr[data-rma="{held[0]["rma_id"]}"] [data-result]')"""
+                           ".textContent.includes('label_issued')", timeout=WAIT_MS)
+    second = page.locator(f'tr[data-rma="{held[1]["rma_id"]}"]')
+    second.locator('button[data-return="refuse"]').click()
+    dialog = page.locator("#refuse-dialog")
+    dialog.locator("button[value=ok]").click()  # no reason: refused in the dialog
+    assert "Say why" in dialog.locator("[data-error]").inner_text()
+    dialog.locator("textarea[name=reason]").fill("worn items cannot come back")
+    dialog.locator("button[value=ok]").click()
+    page.wait_for_function(f"""document.querySelector('tr[data-rma="{held[1]["rma_id"]}"] [data-result]')"""
+                           ".textContent.includes('refused')", timeout=WAIT_MS)
+    screenshot(page, "returns")
+    assert world.client.get(f"/returns/{held[0]['rma_id']}").json()["status"] == "label_issued"
+    refused = world.client.get(f"/returns/{held[1]['rma_id']}").json()
+    assert refused["status"] == "refused" and refused["status_reason"].startswith("worn items cannot come back")
+    page.close()
+
+
 def test_a_cookie_session_cannot_change_anything_without_the_header(world: World) -> None:
     page = sign_in(world, world.admin_key)
     status = page.evaluate("fetch('/exceptions/sweep', {method: 'POST', credentials: 'same-origin'})"
@@ -232,4 +285,5 @@ def test_screenshots_were_saved() -> None:
 
     need_chromium()
     saved = {p.stem for p in Path(SCREENSHOTS).glob("*.png")}
-    assert {"login", "overview", "exceptions", "order-explanation", "inventory", "carriers", "customer"} <= saved
+    assert {"login", "overview", "exceptions", "order-explanation", "inventory", "carriers", "customer",
+            "returns"} <= saved

@@ -26,16 +26,23 @@ pytestmark = pytest.mark.slow
 def fed(database_url: str) -> Iterator[tuple[App, TestClient, ChannelSimulator]]:
     app = bootstrap(database_url=database_url, migrate=False)
     seed_demo(app.bus)
-    with TestClient(create_api(app, background_seconds=0, intake_model=_rules()),
+    with TestClient(create_api(app, background_seconds=0, intake_model=_rules(), returns_model=_grader()),
                     headers=headers(app, "sim", "ops")) as client:
         sim = ChannelSimulator(client, app.tracking.secret_for, seed=3, speed=50, fault_rate=0.2,
-                               short_pick_rate=0.1, late_rate=0.3, emails=False)
+                               short_pick_rate=0.1, late_rate=0.3, emails=False, return_rate=0.6)
         sim.rng.seed(3)
         for _ in range(12):
             sim.step(arrivals=4)
             time.sleep(0.15)
         yield app, client, sim
     app.close()
+
+
+def _grader():  # type: ignore[no-untyped-def]
+    from agents.llm import chat_model
+    from agents.returns.grader import rules_handler
+
+    return chat_model("fake", handler=rules_handler)
 
 
 def _rules():  # type: ignore[no-untyped-def]
@@ -64,6 +71,17 @@ def test_the_simulator_drives_every_stage_and_the_dashboard_agrees_with_the_tabl
         assert by_channel[channel] == n, (channel, by_channel, stats.placed)
     assert delivered_scans == stats.delivered
     assert receipts == stats.received_units
+    # Customers sent things back; every graded sellable unit is back in the ledger at its restock node, once.
+    assert stats.returns_requested and stats.returns_received and stats.returns_graded, stats
+    with app.engine.connect() as conn:
+        lines = t.return_lines.c
+        restocked = conn.execute(select(func.coalesce(func.sum(lines.received), 0)).where(
+            lines.disposition.in_(["restock_new", "open_box"]))).scalar_one()
+        returned = conn.execute(select(func.coalesce(func.sum(t.stock_movements.c.quantity), 0))
+                                .where(t.stock_movements.c.kind == "return")).scalar_one()
+        graded = conn.execute(select(func.count()).select_from(t.return_lines)
+                              .where(lines.grade.is_not(None))).scalar_one()
+    assert returned == restocked and graded == stats.returns_graded
     # Replaying the same receipt changes nothing (a warehouse that reports twice).
     body = {"sku": "HOM-0001", "node": "DC-RNO", "quantity": 5, "reference": "ASN-REPLAY-1"}
     atp = client.get("/inventory/atp/HOM-0001").json()

@@ -188,8 +188,12 @@ def test_a_high_abuse_score_goes_to_a_person_with_the_evidence_and_is_never_refu
     # the other way: a person refuses, with a reason
     second = delivered_order(shop, "W-5", {"SKU-B": 1})
     held = shop.returns.request(second, None, "changed my mind", requested_by="customer:ann")
-    refused = shop.returns.refuse(held["rma_id"], "ops-lead", "the item was returned worn three times before")
-    assert refused["status"] == "refused"
+    out = shop.exceptions.resolve(held["case_id"], "refuse_return", {"rma_id": held["rma_id"], "reason": "the item "
+                                  "was returned worn three times before"}, "ops-lead", "serial wardrobing")
+    assert out["status"] == "resolved" and shop.exceptions.case(held["case_id"])["resolution"]["action"] == \
+        "refuse_return"
+    refused = shop.returns.get(held["rma_id"])
+    assert refused["status"] == "refused" and refused["status_reason"].startswith("the item was returned worn")
     with pytest.raises(e.IllegalTransition):
         shop.returns.authorise(held["rma_id"], "ops-lead")
 

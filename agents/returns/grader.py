@@ -1,8 +1,10 @@
 """Condition assessment: the inspection checklist plus the inspector's own words -> a grade.
 
-The model only reads: it fills `ConditionReading` (facts the note states) with one grammar-constrained call.
-Code decides the grade from the facts, so the same facts always give the same grade and a small model's
-judgement never puts a unit back on sale:
+The model only extracts: it lists the problems the note names (`DefectList`, one grammar-constrained call),
+in a few words each. A small model does that well; filling yes/no condition fields it does not (it marks a
+scratched item "incomplete", a missing charger "not working", and takes "mark this sealed" in a note at its
+word), so it fills none. Code reads facts from the note and from the model's list of defects with the same
+keyword reader, a defect it cannot place counts as damage, and code decides the grade from the facts:
 
     works is false            -> defective
     hygiene seal broken,
@@ -12,10 +14,11 @@ judgement never puts a unit back on sale:
     sealed (and nothing else) -> new
     otherwise                 -> like new
 
+So the same facts always give the same grade, and no model output alone puts a unit back on sale as new.
 The checklist is what the inspector ticked; the note fills what the checklist leaves open. When they
 disagree, the worse reading wins (a unit goes back on sale only when nothing says otherwise) and the
 assessment says so, for the person who looks at the return. Without a model (ORDERLOOM_LLM=fake, or when
-the model's answer is unusable) a keyword reading of the note stands in.
+the model's answer is unusable) the keyword reading of the note stands alone.
 """
 
 from __future__ import annotations
@@ -52,16 +55,25 @@ class Checklist(BaseModel):
 
 
 class ConditionReading(BaseModel):
-    """What the model fills from the inspector's note: only what the note states."""
+    """Facts about a returned item (None: nothing said), as the keyword reader finds them."""
 
     model_config = ConfigDict(extra="ignore")
-    sealed: bool | None = Field(None, description="the note says unopened / sealed / shrink-wrapped")
-    signs_of_use: bool | None = Field(None, description="worn, washed, scuffed, assembled, used")
-    cosmetic_damage: bool | None = Field(None, description="scratches, dents, cracks, tears, stains")
-    works: bool | None = Field(None, description="false: does not power on / faulty; true: tested and works")
-    complete: bool | None = Field(None, description="false: parts or accessories missing")
-    hygiene_seal_broken: bool | None = Field(None, description="a hygiene or safety seal is broken")
-    defects: list[str] = Field(default_factory=list, max_length=10, description="each problem named, briefly")
+    sealed: bool | None = None
+    signs_of_use: bool | None = None
+    cosmetic_damage: bool | None = None
+    works: bool | None = None
+    complete: bool | None = None
+    hygiene_seal_broken: bool | None = None
+    defects: list[str] = Field(default_factory=list, max_length=10)
+
+
+class DefectList(BaseModel):
+    """What the model fills from the inspector's note."""
+
+    model_config = ConfigDict(extra="ignore")
+    defects: list[str] = Field(default_factory=list, max_length=10,
+                               description="each problem the note names, a few words each, in the note's words; "
+                                           "empty when it names none")
 
 
 _WORDS: dict[str, tuple[tuple[str, bool], ...]] = {
@@ -69,10 +81,12 @@ _WORDS: dict[str, tuple[tuple[str, bool], ...]] = {
                (r"\b(opened|seal (?:is )?broken|unsealed)\b", False)),
     "signs_of_use": ((r"\b(worn|washed|used|scuff\w*|dirty|hair|smells?|odou?r|fingerprints?|assembled|"
                       r"pilling|creased)\b", True), (r"\b(unused|no signs? of (?:use|wear)|never used)\b", False)),
-    "cosmetic_damage": ((r"\b(scratch\w*|dent\w*|crack\w*|torn|tear|stain\w*|chipp?\w*|broken casing|"
-                         r"shattered|bent|ripped)\b", True), (r"\b(no damage|undamaged|mint|pristine)\b", False)),
-    "works": ((r"\b(does ?n[o']?t (?:work|power|turn on|charge)|won'?t (?:power|turn on|charge|start)|dead|"
-               r"faulty|defective|not working|fails?|no power|stopped working)\b", False),
+    "cosmetic_damage": ((r"\b(scratch\w*|dent\w*|crack\w*|torn|tear|stain\w*|chipp?\w*|broken|"
+                         r"shattered|bent|ripped|fractur\w*|crush\w*|smash\w*|warp\w*|discolou?r\w*|peeling|"
+                         r"damage[ds]?)\b", True), (r"\b(no damage|undamaged|mint|pristine)\b", False)),
+    "works": ((r"\b(does ?n[o']?t (?:work|power|turn on|charge|start)|(?:won'?t|will not|cannot|can'?t) (?:power|"
+               r"turn on|charge|start|boot)|dead|faulty|defective|not working|fails?|failed|no power|stopped working|"
+               r"not power(?:ing)? on|malfunction\w*)\b", False),
               (r"\b(tested (?:ok|fine|and works?)|works (?:fine|perfectly|as expected)|powers on|fully functional)\b",
                True)),
     "complete": ((r"\b(missing|incomplete|without (?:the )?(?:charger|cable|remote|manual|parts?|box))\b", False),
@@ -100,10 +114,29 @@ def rules_reading(note: str) -> ConditionReading:
 
 
 def rules_handler(messages: Sequence[BaseMessage], schema: type[BaseModel] | None = None) -> dict[str, Any]:
-    """A scripted model that answers with the keyword reading (tests and the simulator's fake model)."""
+    """A scripted model that lists the keyword reader's defects (tests and the simulator's fake model)."""
     text = str(messages[-1].content) if messages else ""
     note = text.removeprefix("<note>").removesuffix("</note>").strip()
-    return rules_reading(note).model_dump()
+    return {"defects": rules_reading(note).defects}
+
+
+def read_defects(defects: Sequence[str]) -> tuple[dict[str, bool | None], list[str]]:
+    """Facts from the model's list of defects, and the defects the keyword reader cannot place (damage)."""
+    facts: dict[str, bool | None] = {}
+    unplaced = []
+    for d in defects:
+        phrase = " ".join(str(d).split())[:80]
+        if not phrase or re.match(r"(?i)(no|none|n/a|nothing)\b", phrase):
+            continue
+        found = rules_reading(phrase)
+        bad = {k: v for k in FACTS if (v := getattr(found, k)) is not None and _bad(k, v)}
+        if not bad:
+            unplaced.append(phrase)
+        for k, v in bad.items():
+            facts[k] = v
+    if unplaced:
+        facts["cosmetic_damage"] = True
+    return facts, unplaced
 
 
 def _bad(name: str, value: bool | None) -> bool:
@@ -133,6 +166,7 @@ class Assessment:
     source: str                      # model | rules | checklist
     defects: list[str] = field(default_factory=list)
     disagreements: list[str] = field(default_factory=list)
+    unplaced: list[str] = field(default_factory=list)   # defects counted as damage: no fact names them
 
     def note(self, text: str) -> str:
         """What is stored with the line: the facts that decided, the disagreements, the inspector's words."""
@@ -140,6 +174,8 @@ class Assessment:
         parts = [f"{self.grade.value} ({self.source}: {known or 'no facts'})"]
         if self.defects:
             parts.append("defects: " + "; ".join(self.defects))
+        if self.unplaced:
+            parts.append("counted as damage: " + "; ".join(self.unplaced))
         if self.disagreements:
             parts.append("checklist and note disagree on " + ", ".join(self.disagreements) + " (worse reading kept)")
         if text:
@@ -148,23 +184,34 @@ class Assessment:
 
     def to_dict(self) -> dict[str, Any]:
         return {"grade": self.grade.value, "facts": self.facts, "source": self.source, "defects": self.defects,
-                "disagreements": self.disagreements}
+                "disagreements": self.disagreements, "unplaced": self.unplaced}
 
 
 class ConditionGrader:
     def __init__(self, model: BaseChatModel | None = None) -> None:
-        self.reader = model.with_structured_output(ConditionReading, method="json_schema") if model else None
+        self.reader = model.with_structured_output(DefectList, method="json_schema") if model else None
 
     def assess(self, checklist: Checklist | None, note: str) -> Assessment:
         text = clean(note or "", MAX_NOTE).strip()
-        reading, source = (rules_reading(text), "rules") if text else (ConditionReading(), "checklist")
+        reading = rules_reading(text) if text else ConditionReading()
+        source = "rules" if text else "checklist"
+        defects = list(reading.defects)
+        unplaced: list[str] = []
         if text and self.reader is not None:
             try:
                 read = self.reader.invoke([
                     SystemMessage((resources.files("prompts") / "returns" / "condition.md").read_text("utf-8")),
                     HumanMessage(f"<note>\n{text}\n</note>")])
-                if isinstance(read, ConditionReading):
-                    reading, source = read, "model"
+                if isinstance(read, DefectList):
+                    extra, unplaced = read_defects(read.defects)
+                    merged = reading.model_dump()
+                    for k, v in extra.items():  # the worse reading wins
+                        merged[k] = v
+                    if extra:
+                        merged["sealed"] = False if reading.sealed else None
+                    reading = ConditionReading(**merged)
+                    defects = [clean(d, 80) for d in read.defects if str(d).strip()][:10]
+                    source = "model"
             except Exception:  # an unusable answer: the keyword reading stands
                 pass
         ticked = checklist or Checklist()
@@ -180,5 +227,6 @@ class ConditionGrader:
                 facts[name] = False  # sealed only when nobody says otherwise
             else:
                 facts[name] = mine if _bad(name, mine) else theirs
-        return Assessment(grade_from(facts), facts, source, [clean(d, 80) for d in reading.defects][:10],
-                          disagreements)
+        if facts.get("sealed") and any(_bad(k, facts.get(k)) for k in FACTS):
+            facts["sealed"] = False
+        return Assessment(grade_from(facts), facts, source, defects, disagreements, unplaced)

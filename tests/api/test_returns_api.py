@@ -11,7 +11,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from agents.llm.fake import ScriptedChatModel
-from agents.returns.grader import ConditionReading
+from agents.returns.grader import DefectList
 from api.http import create_api
 from engine.bootstrap import App, bootstrap
 from engine.domain import commands as c
@@ -94,7 +94,7 @@ def test_the_warehouse_receives_and_grades_from_a_checklist_and_a_note(world: tu
     assert on_hand(app, "SKU-A", node) == a_before + 2
     # the model reads the second note; the checklist says it works, the note says it does not: the worse wins
     http.app.state.condition_grader = None
-    http.app.state.returns_model = ScriptedChatModel(responses=[ConditionReading(works=False, defects=["no power"])])
+    http.app.state.returns_model = ScriptedChatModel(responses=[DefectList(defects=["will not power on"])])
     b_before = on_hand(app, "SKU-B", node)
     broken = http.post(f"/returns/{rid}/grades", headers=dock, json={
         "line_no": 2, "reference": "G2", "inspection": {"works": True, "complete": True,

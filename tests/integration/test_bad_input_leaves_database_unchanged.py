@@ -129,7 +129,37 @@ def address(**kw: Any) -> dict[str, Any]:
     return {**ADDRESS, **kw}
 
 
+def ret(order: str = "shipped", *lines: tuple[Any, Any, Any], **kw: Any) -> Build:
+    """A return request for one of the world's orders (`lines`: line_no, quantity, reason)."""
+    return lambda w: c.RequestReturn(order_id=getattr(w, order) if hasattr(w, order) else order,
+                                     lines=tuple(c.ReturnLineRequest(line_no=a, quantity=b, reason=r)
+                                                 for a, b, r in lines) or (
+                                         c.ReturnLineRequest(line_no=1, quantity=1, reason="defective"),), **kw)
+
+
 CASES = [
+    # -- returns -----------------------------------------------------------------------------------
+    case("return-unknown-order", ret("999999"), "order.unknown"),
+    case("return-nul-order", ret("\x00"), "order.unknown"),
+    case("return-not-delivered-change-of-mind", ret("shipped", (1, 1, "changed_mind")), "return.not_eligible",
+         "lines.1"),
+    case("return-more-than-shipped", ret("shipped", (1, 5, "defective")), "return.not_eligible", "lines.1"),
+    case("return-unknown-line", ret("shipped", (7, 1, "defective")), "return.not_eligible", "lines.7"),
+    case("return-nothing-shipped", ret("validated", (1, 1, "defective")), "return.not_eligible", "lines.1"),
+    case("return-bad-reason", ret("shipped", (1, 1, SQL)), "validation.failed", "lines[0].reason"),
+    case("return-bool-line", ret("shipped", (True, 1, "defective")), "validation.failed", "lines[0]"),
+    case("return-bad-resolution", ret("shipped", resolution="store_credit"), "validation.failed",
+         "resolution"),
+    case("return-huge-text", ret("shipped", customer_text=HUGE_TEXT), "validation.failed", "customer_text"),
+    case("return-no-lines", lambda w: c.RequestReturn(order_id=w.shipped, lines=()), "validation.failed", "lines"),
+    case("return-unknown-restock-node", ret("shipped", restock_node="NOPE"), "network.unknown_node",
+         "restock_node"),
+    case("receive-unknown-return", lambda w: c.ReceiveReturn(rma_id="RMA-NOPE", node="DC-1", reference="R",
+                                                             quantities=((1, 1),)), "return.unknown"),
+    case("grade-unknown-return", lambda w: c.GradeReturnLine(rma_id="\x00", line_no=1, grade="new", reference="G"),
+         "return.unknown"),
+    case("authorise-unknown-return", lambda w: c.AuthoriseReturn(rma_id=SQL, actor="ana"), "return.unknown"),
+    case("settle-unknown-return", lambda w: c.SettleReturn(rma_id="RMA-" + "9" * 40), "return.unknown"),
     # -- unknown SKUs ------------------------------------------------------------------------------
     case("receive-unknown-sku", receive(sku="NOPE-9"), "catalog.unknown_sku", "sku"),
     case("receive-lower-case-sku", receive(sku="sku-1"), "catalog.unknown_sku", "sku"),

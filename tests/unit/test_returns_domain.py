@@ -227,3 +227,48 @@ def test_the_same_line_twice_is_refused_once() -> None:
 def test_grade_and_value_decide_the_disposition(grade: Grade, value: str, rtv: bool, expected: Disposition) -> None:
     assert disposition_for(grade, Decimal(value), vendor_returnable=rtv, rules=DispositionRules()) is expected
     assert expected.sellable is (expected in (Disposition.RESTOCK_NEW, Disposition.OPEN_BOX))
+
+
+def test_a_receipt_closed_short_grades_and_refunds_only_what_came() -> None:
+    r = rma(reasons=(R.SIZE_OR_FIT, R.DEFECTIVE))
+    r.authorise(T0)
+    with pytest.raises(ValidationFailed) as nothing:
+        r.receive_short(T0, "parcel empty")
+    assert nothing.value.problems[0].code == "return.nothing_received"
+    r.receive(T0, "rcv-1", {1: 1})
+    assert r.status is RmaStatus.AUTHORISED  # still waiting for the rest
+    r.receive_short(T0, "the customer kept the rest")
+    assert r.status is RmaStatus.RECEIVED
+    assert r.grade(T0, "grd-1", 1, Grade.LIKE_NEW, disposition=Disposition.OPEN_BOX).to_status is RmaStatus.DISPOSED
+    with pytest.raises(IllegalTransition):
+        r.grade(T0, "grd-2", 2, Grade.NEW)  # nothing of line 2 arrived, and the return has moved on
+    assert r.refund_due(Decimal("0")) == Decimal("40.00")
+
+
+def test_a_line_is_graded_once_whatever_the_reference() -> None:
+    r = rma(reasons=(R.SIZE_OR_FIT, R.DEFECTIVE))
+    r.authorise(T0)
+    r.receive(T0, "rcv", {1: 2, 2: 2})
+    assert r.grade(T0, "grd-a", 1, Grade.NEW) is None
+    with pytest.raises(Replay):
+        r.grade(T0, "grd-a", 1, Grade.NEW)
+    with pytest.raises(ValidationFailed) as again:
+        r.grade(T0, "grd-b", 1, Grade.USED)
+    assert again.value.problems[0].code == "return.already_graded" and r.lines[0].grade is Grade.NEW
+    change = r.grade(T0, "grd-c", 2, Grade.DEFECTIVE)
+    assert change is not None and change.to_status is RmaStatus.GRADED  # dispositions still to decide
+    with pytest.raises(Replay):
+        r.receive(T0, "rcv", {1: 2, 2: 2})  # a redelivered receipt after grading is still a replay
+
+
+@pytest.mark.parametrize(("words", "reason"), [
+    ("It arrived broken", R.DAMAGED_IN_TRANSIT), ("too small for me", R.SIZE_OR_FIT),
+    ("doesn't work at all", R.DEFECTIVE), ("you sent the wrong item", R.WRONG_ITEM),
+    ("I changed my mind", R.CHANGED_MIND), ("found it cheaper elsewhere", R.BETTER_PRICE),
+    ("ordered it by mistake", R.ORDERED_BY_MISTAKE), ("pieces missing", R.MISSING_PARTS),
+    ("defective", R.DEFECTIVE), ("size_or_fit", R.SIZE_OR_FIT), ("", R.OTHER), ("blue is nicer", R.OTHER),
+])
+def test_the_reason_is_read_from_the_customers_words(words: str, reason: ReturnReason) -> None:
+    from engine.domain.returns import reason_from_text
+
+    assert reason_from_text(words) is reason

@@ -55,6 +55,8 @@ app.add_typer(intake_app, name="intake")
 exceptions_app = typer.Typer(help="The exception queue: cases, decisions, the resolution policy, milestone sweeps.",
                              no_args_is_help=True)
 app.add_typer(exceptions_app, name="exceptions")
+returns_app = typer.Typer(help="Returns: ask, decide, receive, grade, and return rates.", no_args_is_help=True)
+app.add_typer(returns_app, name="returns")
 ops_app = typer.Typer(help="The ops assistant: ask about the queue, orders and routing; decide its proposals.",
                       no_args_is_help=True)
 app.add_typer(ops_app, name="ops")
@@ -780,6 +782,159 @@ def exceptions_dismiss(ctx: typer.Context, case_id: str, actor: ActorOption,
     with _running(ctx) as application:
         result = application.exceptions.dismiss(case_id, actor, note)
     _out().print(Text.assemble(("✓ ", "green"), "case ", (clean(result["case_id"]), "bold"), " dismissed"))
+
+
+@returns_app.command("list")
+def returns_list(ctx: typer.Context,
+                 status: Annotated[list[str] | None, typer.Option("--status", help="requested, label_issued, "
+                                                                  "received, closed, ... (repeatable)")] = None,
+                 limit: Annotated[int, typer.Option("--limit", min=1, max=500, help="rows to show")] = 50,
+                 as_json: JsonFlag = False) -> None:
+    """Returns, newest first (`--status requested`: the ones waiting for a person)."""
+    with _running(ctx) as application:
+        rows = application.returns.search(tuple(status or ()), limit=limit)
+    if as_json:
+        _echo_json(rows)
+        return
+    table = Table(title=f"{len(rows)} return(s)", title_justify="left")
+    for col in ("return", "order", "status", "lines", "reason", "restock at", "refund"):
+        table.add_column(col)
+    for r in rows:
+        table.add_row(_t(r["rma_id"]), _t(r["order_id"]), _t(r["status"]),
+                      _t(", ".join(f"{ln['received']}/{ln['quantity']} {ln['sku']}" for ln in r["lines"])),
+                      _t(r["reason"]), _t(r["restock_node"] or ""), _t(r["refund_amount"] or ""))
+    _out().print(table)
+
+
+@returns_app.command("show")
+def returns_show(ctx: typer.Context, rma_id: str, as_json: JsonFlag = False) -> None:
+    """One return: lines, grades, the restock plan, the abuse score's evidence and its history."""
+    with _running(ctx) as application:
+        r = application.returns.get(rma_id)
+    if as_json:
+        _echo_json(r)
+        return
+    console = _out()
+    console.print(Text.assemble(("Return ", "bold"), (clean(r["rma_id"]), "bold"), clean(f" for order {r['order_id']}"),
+                                " — ", (clean(r["status"]), "bold cyan"), clean(f" ({r['status_reason']})")))
+    console.print(Text.assemble("customer's words: ", clean(r["customer_text"] or "-")))
+    for ln in r["lines"]:
+        console.print(Text.assemble(clean(f"  line {ln['line_no']}: {ln['received']}/{ln['quantity']} x {ln['sku']} "
+                                          f"({ln['reason']}) {ln['grade'] or ''} {ln['disposition'] or ''}")))
+    if r["abuse_score"] is not None:
+        top = "; ".join(f"{x['feature']} {x['value']} (usual {x['usual']})" for x in (r["abuse_evidence"] or [])[:4])
+        console.print(Text.assemble("abuse score: ", (f"{r['abuse_score']:.2f}", "bold"), " — ", clean(top)))
+    if r["restock_plan"]:
+        console.print(Text.assemble("restock: ", clean(json.dumps(r["restock_plan"], default=str))))
+    for h in r["history"]:
+        console.print(Text.assemble(clean(f"  {h['at'][:19]} {h['from'] or ''} -> {h['to']} {h['reason']}")))
+
+
+@returns_app.command("request")
+def returns_request(ctx: typer.Context, order_id: str,
+                    reason: Annotated[str, typer.Option("--reason", help="the customer's words")] = "",
+                    line: Annotated[list[str] | None, typer.Option("--line", help="LINE_NO=QUANTITY (repeatable); "
+                                                                   "every shipped unit when left out")] = None,
+                    exchange: Annotated[bool, typer.Option("--exchange", help="a replacement, not a refund")] = False,
+                    actor: ActorOption = "cli", as_json: JsonFlag = False) -> None:
+    """Open a return for ORDER_ID: checked against the policy, authorised with its label within it."""
+    lines = None
+    if line:
+        lines = []
+        for k, v in _pairs(line, "--line").items():
+            if not k.isdigit() or not isinstance(v, int) or isinstance(v, bool):
+                raise _report_error(e.ValidationFailed("--line takes LINE_NO=QUANTITY", problems=[e.Problem(
+                    "validation.format", "--line", f"{k}={v!r} is not LINE_NO=QUANTITY", "e.g. --line 1=2")]))
+            lines.append({"line_no": int(k), "quantity": v})
+    with _running(ctx) as application:
+        r = application.returns.request(order_id, lines, reason, requested_by=f"cli:{actor}",
+                                        resolution="exchange" if exchange else "refund")
+    if as_json:
+        _echo_json(r)
+        return
+    _out().print(Text.assemble(("✓ ", "green"), "return ", (clean(r["rma_id"]), "bold"), " ", clean(r["status"]),
+                               clean(f" ({r['reason']}); restock at {r['restock_node']}")))
+    for p in r.get("refusals", []):
+        _out().print(Text.assemble(("  refused ", "yellow"), clean(f"{p['field']}: {p['message']}")))
+
+
+@returns_app.command("authorise")
+def returns_authorise(ctx: typer.Context, rma_id: str, actor: ActorOption,
+                      note: Annotated[str, typer.Option("--note", help="why")] = "evidence checked") -> None:
+    """A person authorises a return held for review; the label is issued."""
+    with _running(ctx) as application:
+        r = application.returns.authorise(rma_id, actor, note)
+    _out().print(Text.assemble(("✓ ", "green"), "return ", (clean(r["rma_id"]), "bold"), " ", clean(r["status"])))
+
+
+@returns_app.command("refuse")
+def returns_refuse(ctx: typer.Context, rma_id: str, actor: ActorOption,
+                   reason: Annotated[str, typer.Option("--reason", help="what the customer reads")]) -> None:
+    """A person refuses a return, with the reason the customer reads."""
+    with _running(ctx) as application:
+        r = application.returns.refuse(rma_id, actor, reason)
+    _out().print(Text.assemble(("✓ ", "green"), "return ", (clean(r["rma_id"]), "bold"), " ", clean(r["status"])))
+
+
+@returns_app.command("receive")
+def returns_receive(ctx: typer.Context, rma_id: str, node: str, reference: str,
+                    line: Annotated[list[str] | None, typer.Option("--line", help="LINE_NO=UNITS that arrived "
+                                                                   "(repeatable); everything when left out")] = None,
+                    short: Annotated[bool, typer.Option("--short", help="nothing more is coming")] = False) -> None:
+    """The parcel arrived at NODE (REFERENCE: the receipt id; reported twice, counted once)."""
+    quantities = None
+    if line:
+        quantities = {}
+        for k, v in _pairs(line, "--line").items():
+            if not k.isdigit() or not isinstance(v, int) or isinstance(v, bool):
+                raise _report_error(e.ValidationFailed("--line takes LINE_NO=UNITS", problems=[e.Problem(
+                    "validation.format", "--line", f"{k}={v!r} is not LINE_NO=UNITS", "e.g. --line 1=1")]))
+            quantities[int(k)] = v
+    with _running(ctx) as application:
+        r = application.returns.receive(rma_id, node, reference, quantities, close_short=short)
+    _out().print(Text.assemble(("✓ ", "green"), "return ", (clean(r["rma_id"]), "bold"), " ", clean(r["status"]),
+                               " (replayed: nothing changed)" if r.get("replayed") else ""))
+
+
+@returns_app.command("grade")
+def returns_grade(ctx: typer.Context, rma_id: str, line_no: int, grade: str, reference: str,
+                  note: Annotated[str, typer.Option("--note", help="what the inspector saw")] = "",
+                  actor: ActorOption = "cli") -> None:
+    """Grade a received line (new, like_new, used, damaged, defective, unsaleable): sellable units go back into
+    stock at once; when every line is through, the refund or the replacement follows."""
+    with _running(ctx) as application:
+        r = application.returns.grade(rma_id, line_no, grade, reference, note=note, actor=actor)
+    line = r.get("line") or {}
+    _out().print(Text.assemble(("✓ ", "green"), "return ", (clean(r["rma_id"]), "bold"), " ", clean(r["status"]),
+                               clean(f"; line {line_no} {line.get('grade', '')} -> {line.get('disposition', '')}"),
+                               clean(f", restocked at {r['restocked_at']}") if r.get("restocked_at") else "",
+                               clean(f"; refund {r['refund_amount']}") if r.get("refund_amount") else ""))
+
+
+@returns_app.command("rates")
+def returns_rates(ctx: typer.Context, days: Annotated[int, typer.Option("--days", min=1, max=730)] = 90,
+                  as_json: JsonFlag = False) -> None:
+    """Return rates (units returned / units shipped) by SKU, channel and segment, and returns by reason."""
+    with _running(ctx) as application:
+        report = application.returns.analytics(days)
+    if as_json:
+        _echo_json(report)
+        return
+    console = _out()
+    for dim in ("sku", "channel", "segment"):
+        table = Table(title=f"Return rate by {dim} ({days} days)", title_justify="left")
+        for col in (dim, "shipped", "returned", "rate"):
+            table.add_column(col, justify="left" if col == dim else "right")
+        for r in report[dim][:20]:
+            rate = f"{r['return_rate']:.1%}" if r["return_rate"] is not None else "-"
+            table.add_row(_t(r["key"]), str(r["sold"]), str(r["returned"]), rate)
+        console.print(table)
+    reasons = Table(title="Returns by reason", title_justify="left")
+    for col in ("reason", "units", "share"):
+        reasons.add_column(col, justify="left" if col == "reason" else "right")
+    for r in report["reason"]:
+        reasons.add_row(_t(r["key"]), str(r["returned"]), f"{r['share']:.0%}" if r["share"] is not None else "")
+    console.print(reasons)
 
 
 @exceptions_app.command("policy")

@@ -210,8 +210,9 @@ class ReturnsDesk:
         out: dict[str, Any] = self.handle(c.GradeReturnLine(
             rma_id=rma_id, line_no=line_no, grade=grade, reference=reference, note=note, disposition=disposition,
             vendor_returnable=vendor_returnable, actor=actor))
-        if out["status"] == RmaStatus.DISPOSED.value:
-            out = self.settle(rma_id)
+        if out["status"] == RmaStatus.DISPOSED.value:  # every line is through: refund or replace, then close
+            step = {k: out[k] for k in ("replayed", "reference", "restocked_at", "line") if k in out}
+            out = {**self.settle(rma_id), **step}
         return out
 
     def settle(self, rma_id: str) -> dict[str, Any]:

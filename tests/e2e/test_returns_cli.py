@@ -1,0 +1,74 @@
+"""`orderloom returns`: ask, receive, grade, list, show and the return rates against the seeded demo."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from engine.bootstrap import bootstrap
+from engine.domain import commands as c
+from tests.e2e.test_cli import orderloom
+
+CHICAGO = {"name": "Dana Fox", "line1": "233 S Wacker Dr", "city": "Chicago", "state": "IL",
+           "postal_code": "60606", "country": "US"}
+
+
+@pytest.fixture(scope="module")
+def seeded(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("returns-cli") / "seeded.db"
+    result = orderloom(f"sqlite:///{path}", "seed", "demo")
+    assert result.exit_code == 0, result.output
+    return path
+
+
+@pytest.fixture
+def url(seeded: Path, tmp_path: Path) -> str:
+    path = tmp_path / "orderloom.db"
+    shutil.copy(seeded, path)
+    return f"sqlite:///{path}"
+
+
+def delivered(url: str) -> str:
+    app = bootstrap(database_url=url, migrate=False)
+    try:
+        placed = app.bus.handle(c.PlaceOrder(channel="web", external_id="W-RET-1", customer_id="CUST-0042",
+                                             ship_to=CHICAGO, lines=(c.NewOrderLine("HOM-0001", 2),)))
+        order_id = str(placed["order_id"])
+        app.exceptions.process(order_id)
+        with app.uow(readonly=True) as uow:
+            [r] = uow.inventory.reservations(order_id=order_id)
+        app.bus.handle(c.ReleaseOrderToFulfillment(order_id=order_id))
+        app.bus.handle(c.RecordShipment(order_id=order_id, node=r.node, carrier="NPX", tracking_number="NPX1",
+                                        lines=(c.ShipmentLine(line_no=1, quantity=2),)))
+        app.bus.handle(c.MarkDelivered(order_id=order_id))
+    finally:
+        app.close()
+    return order_id
+
+
+def test_a_return_from_the_command_line(url: str) -> None:
+    order_id = delivered(url)
+    bad = orderloom(url, "returns", "request", order_id, "--line", "one=2")
+    assert bad.exit_code != 0 and "--line" in bad.output
+    asked = orderloom(url, "returns", "request", order_id, "--reason", "too small", "--line", "1=1", "--json")
+    assert asked.exit_code == 0, asked.output
+    rma = json.loads(asked.stdout)
+    assert rma["status"] == "label_issued" and rma["reason"] == "size_or_fit"
+    rid, node = rma["rma_id"], rma["restock_node"]
+    assert rid in orderloom(url, "returns", "list").output
+    got = orderloom(url, "returns", "receive", rid, node, "RCV-1")
+    assert got.exit_code == 0 and "received" in got.output, got.output
+    again = orderloom(url, "returns", "receive", rid, node, "RCV-1")
+    assert "replayed" in again.output
+    graded = orderloom(url, "returns", "grade", rid, "1", "like_new", "GRD-1", "--note", "opened, unused")
+    assert graded.exit_code == 0, graded.output
+    assert "open_box" in graded.output and f"restocked at {node}" in graded.output and "closed" in graded.output
+    shown = orderloom(url, "returns", "show", rid)
+    assert "abuse score" in shown.output and "label_issued" in shown.output
+    rates = orderloom(url, "returns", "rates", "--days", "30")
+    assert rates.exit_code == 0 and "HOM-0001" in rates.output and "size_or_fit" in rates.output
+    unknown = orderloom(url, "returns", "show", "RMA-NOPE")
+    assert unknown.exit_code != 0 and "return.unknown" in unknown.output

@@ -911,6 +911,31 @@ def returns_grade(ctx: typer.Context, rma_id: str, line_no: int, grade: str, ref
                                clean(f"; refund {r['refund_amount']}") if r.get("refund_amount") else ""))
 
 
+@returns_app.command("policy")
+def returns_policy(ctx: typer.Context,
+                   set_: Annotated[list[str] | None, typer.Option("--set", help="SETTING=VALUE (JSON values allowed), "
+                                                                  "e.g. default_window_days=45 or "
+                                                                  "final_sale_categories='[\"beauty\"]'")] = None,
+                   actor: Annotated[str, typer.Option("--actor", help="who changes it (audited)")] = "cli",
+                   note: Annotated[str, typer.Option("--note", help="why")] = "",
+                   as_json: JsonFlag = False) -> None:
+    """Show the return policy; with --set, store a new version changed by those settings."""
+    settings = _pairs(set_, "--set")
+    with _running(ctx) as application:
+        if settings:
+            application.returns.set_policy(settings, actor, note)
+        current = application.returns.policy()
+    if as_json:
+        _echo_json(current)
+        return
+    table = Table(title=f"Return policy, version {current['version']}", title_justify="left")
+    table.add_column("setting")
+    table.add_column("value")
+    for key, value in current["policy"].items():
+        table.add_row(key, _t(json.dumps(value)))
+    _out().print(table)
+
+
 @returns_app.command("rates")
 def returns_rates(ctx: typer.Context, days: Annotated[int, typer.Option("--days", min=1, max=730)] = 90,
                   as_json: JsonFlag = False) -> None:

@@ -150,6 +150,26 @@ def analytics(app: EngineApp, who: Reader, days: Annotated[int, Query(ge=1, le=7
     return app.returns.analytics(days)
 
 
+class PolicyIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    settings: dict[str, Any] = Field(min_length=1, max_length=20,
+                                     description="the settings to change, e.g. {\"default_window_days\": 45}")
+    note: str = Field(default="", max_length=500)
+
+
+@router.get("/returns/policy")
+def policy(app: EngineApp, who: Reader) -> dict[str, Any]:
+    """The return policy in force: windows per channel and category, final sale, B2B terms and fees."""
+    return app.returns.policy()
+
+
+@router.put("/returns/policy")
+def set_policy(body: PolicyIn, app: EngineApp, who: Annotated[Principal, Depends(requires(Permission.POLICY_WRITE))]
+               ) -> dict[str, Any]:
+    """A new version of the return policy (audited; the previous versions are kept)."""
+    return app.returns.set_policy(body.settings, who.name, body.note)
+
+
 @router.get("/returns/{rma_id}")
 def get_return(rma_id: str, app: EngineApp, who: Caller) -> dict[str, Any]:
     return _mine(app, who, rma_id)

@@ -11,7 +11,17 @@ from sqlalchemy import Connection, Row, RowMapping, case, func, insert, literal,
 
 from engine.adapters import tables as t
 from engine.adapters.repositories import aware
-from engine.domain.returns import Disposition, Grade, Resolution, ReturnLine, ReturnReason, Rma, RmaChange, RmaStatus
+from engine.domain.returns import (
+    Disposition,
+    Grade,
+    Resolution,
+    ReturnLine,
+    ReturnPolicy,
+    ReturnReason,
+    Rma,
+    RmaChange,
+    RmaStatus,
+)
 from engine.returns.abuse import PastOrder, PastReturn, ReturnHistory
 from engine.services.ports import ReturnRepository
 
@@ -192,6 +202,15 @@ class SqlReturnRepository(ReturnRepository):
                 reason=r.reason, from_postal=r.from_postal or r.ship_postal or "",
                 order_ship_postal=r.ship_postal or "", whole_order=bought.get(r.order_id, -1) == n, graded_used=used))
         return ReturnHistory(orders=past_orders, returns=past_returns)
+
+    def active_policy(self) -> tuple[int, ReturnPolicy] | None:
+        p = t.return_policies.c
+        row = self.conn.execute(select(p.version, p.settings).order_by(p.version.desc()).limit(1)).first()
+        return None if row is None else (int(row.version), ReturnPolicy.from_settings(dict(row.settings)))
+
+    def add_policy(self, version: int, policy: ReturnPolicy, actor: str, note: str, at: datetime) -> None:
+        self.conn.execute(insert(t.return_policies).values(version=version, settings=policy.to_settings(),
+                                                           created_by=actor[:100], note=note[:500], created_at=at))
 
     def replaced_by(self, order_id: str) -> list[str]:
         if not isinstance(order_id, str) or len(order_id) > 32:

@@ -680,3 +680,13 @@ return_steps = Table(
     Column("at", TS, nullable=False),
     UniqueConstraint("rma_id", "reference", name="uq_return_steps_rma_reference"),
 )
+
+# Versions of the return policy (windows, final sale, B2B terms, fees): the newest is in force.
+return_policies = Table(
+    "return_policies", metadata,
+    Column("version", Integer, primary_key=True, autoincrement=False),
+    Column("settings", JSON, nullable=False),
+    Column("created_by", String(100), nullable=False),
+    Column("note", String(500), nullable=False, default=""),
+    Column("created_at", TS, nullable=False),
+)

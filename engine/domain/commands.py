@@ -697,3 +697,12 @@ class SettleReturn(Command):
 
     rma_id: str
     exchange_order_id: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class SetReturnPolicy(Command):
+    """A new version of the return policy: `settings` changes the current one (the rest stays)."""
+
+    settings: dict[str, object]
+    actor: str
+    note: str = ""

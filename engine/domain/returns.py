@@ -379,6 +379,78 @@ class ReturnPolicy:
     def fee_pct(self, b2b: bool) -> Decimal:
         return self.b2b_restocking_fee_pct if b2b else self.consumer_restocking_fee_pct
 
+    # -- stored as versioned settings (people change them; every version is kept) -----------------------
+    def to_settings(self) -> dict[str, object]:
+        return {"default_window_days": self.default_window_days, "window_by_channel": dict(self.window_by_channel),
+                "window_by_category": dict(self.window_by_category),
+                "final_sale_skus": sorted(self.final_sale_skus),
+                "final_sale_categories": sorted(self.final_sale_categories),
+                "b2b_window_days": self.b2b_window_days, "b2b_restocking_fee_pct": str(self.b2b_restocking_fee_pct),
+                "consumer_restocking_fee_pct": str(self.consumer_restocking_fee_pct),
+                "b2b_allows_change_of_mind": self.b2b_allows_change_of_mind}
+
+    @classmethod
+    def from_settings(cls, settings: dict[str, object]) -> ReturnPolicy:
+        """A policy from stored or submitted settings; ValidationFailed naming every bad setting."""
+        problems: list[Problem] = []
+        known = set(cls().to_settings())
+        for key in settings:
+            if key not in known:
+                problems.append(Problem("return.policy_unknown_setting", f"settings.{str(key)[:40]}",
+                                        "not a return policy setting", "use one of " + ", ".join(sorted(known))))
+
+        def days(key: str, value: object) -> int:
+            if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 3650:
+                problems.append(Problem("return.policy_invalid", f"settings.{key}", f"{value!r} is not 0-3650 days",
+                                        "send a whole number of days"))
+                return 0
+            return value
+
+        def windows(key: str, value: object) -> dict[str, int]:
+            if not isinstance(value, dict) or len(value) > 500:
+                problems.append(Problem("return.policy_invalid", f"settings.{key}", "not an object of days",
+                                        'send {"code": days}'))
+                return {}
+            return {str(k)[:64]: days(f"{key}.{str(k)[:64]}", v) for k, v in value.items()}
+
+        def codes(key: str, value: object) -> frozenset[str]:
+            if not isinstance(value, (list, tuple)) or len(value) > 10_000 or not all(
+                    isinstance(x, str) and 0 < len(x) <= 64 for x in value):
+                problems.append(Problem("return.policy_invalid", f"settings.{key}", "not a list of codes",
+                                        'send ["CODE", ...]'))
+                return frozenset()
+            return frozenset(value)
+
+        def pct(key: str, value: object) -> Decimal:
+            try:
+                out = Decimal(str(value))
+                if isinstance(value, bool) or not out.is_finite() or not Decimal(0) <= out <= Decimal(100):
+                    raise ValueError(value)
+                return out
+            except (ArithmeticError, ValueError):
+                problems.append(Problem("return.policy_invalid", f"settings.{key}", f"{str(value)[:20]!r} is not a "
+                                        "percentage from 0 to 100", 'send e.g. "15"'))
+                return Decimal(0)
+
+        base = cls().to_settings()
+        v = {**base, **settings}
+        change_of_mind = v["b2b_allows_change_of_mind"]
+        if not isinstance(change_of_mind, bool):
+            problems.append(Problem("return.policy_invalid", "settings.b2b_allows_change_of_mind", "not true or false",
+                                    "send true or false"))
+        policy = cls(default_window_days=days("default_window_days", v["default_window_days"]),
+                     window_by_channel=windows("window_by_channel", v["window_by_channel"]),
+                     window_by_category=windows("window_by_category", v["window_by_category"]),
+                     final_sale_skus=codes("final_sale_skus", v["final_sale_skus"]),
+                     final_sale_categories=codes("final_sale_categories", v["final_sale_categories"]),
+                     b2b_window_days=days("b2b_window_days", v["b2b_window_days"]),
+                     b2b_restocking_fee_pct=pct("b2b_restocking_fee_pct", v["b2b_restocking_fee_pct"]),
+                     consumer_restocking_fee_pct=pct("consumer_restocking_fee_pct", v["consumer_restocking_fee_pct"]),
+                     b2b_allows_change_of_mind=change_of_mind is True)
+        if problems:
+            raise ValidationFailed("the return policy was refused; the previous one stays active", problems=problems)
+        return policy
+
 
 @dataclass(frozen=True)
 class OrderLineFacts:

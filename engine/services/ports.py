@@ -19,7 +19,7 @@ from engine.domain.inventory import Reservation, StockBalance, StockMovement
 from engine.domain.network import Carrier, FulfillmentNode, Lane
 from engine.domain.notifications import Notification
 from engine.domain.orders import Order
-from engine.domain.returns import Rma
+from engine.domain.returns import ReturnPolicy, Rma
 from engine.domain.routing import AuditEntry, RoutingDecision
 from engine.domain.tracking import TrackingUpdate
 from engine.intake.matching import BuyerPart
@@ -673,6 +673,13 @@ class ReturnRepository(abc.ABC):
     @abc.abstractmethod
     def customer_history(self, customer_id: str, before: datetime) -> ReturnHistory:
         """The customer's orders and returns before `before` (what the abuse score reads)."""
+
+    @abc.abstractmethod
+    def active_policy(self) -> tuple[int, ReturnPolicy] | None:
+        """The return policy in force and its version (None: the defaults, never changed)."""
+
+    @abc.abstractmethod
+    def add_policy(self, version: int, policy: ReturnPolicy, actor: str, note: str, at: datetime) -> None: ...
 
     @abc.abstractmethod
     def replaced_by(self, order_id: str) -> list[str]:

@@ -28,7 +28,7 @@ from engine.domain.returns import Resolution, ReturnReason, Rma, RmaStatus, reas
 from engine.returns.abuse import AbuseModel, ReturnRequestFacts, default_model, features
 from engine.returns.restock import NodeOption, RestockChoice, choose_restock_node
 from engine.services.handlers.checks import is_lookup_key
-from engine.services.handlers.returns import order_line_facts, rma_view
+from engine.services.handlers.returns import order_line_facts, policy_in_force, rma_view
 from engine.services.unit_of_work import AbstractUnitOfWork
 
 ENGINE = "orderloom"
@@ -211,7 +211,7 @@ class ReturnsDesk:
             rma_id=rma_id, line_no=line_no, grade=grade, reference=reference, note=note, disposition=disposition,
             vendor_returnable=vendor_returnable, actor=actor))
         if out["status"] == RmaStatus.DISPOSED.value:  # every line is through: refund or replace, then close
-            step = {k: out[k] for k in ("replayed", "reference", "restocked_at", "line") if k in out}
+            step: dict[str, Any] = {k: out[k] for k in ("replayed", "reference", "restocked_at", "line") if k in out}
             out = {**self.settle(rma_id), **step}
         return out
 
@@ -262,6 +262,15 @@ class ReturnsDesk:
     def for_order(self, order_id: str) -> list[dict[str, Any]]:
         with self.uow_factory(readonly=True) as uow:
             return [rma_view(r) for r in uow.returns.for_order(order_id)]
+
+    def policy(self) -> dict[str, Any]:
+        with self.uow_factory(readonly=True) as uow:
+            version, policy = policy_in_force(uow)
+        return {"version": version, "policy": policy.to_settings()}
+
+    def set_policy(self, settings: dict[str, Any], actor: str, note: str = "") -> dict[str, Any]:
+        out: dict[str, Any] = self.handle(c.SetReturnPolicy(settings=settings, actor=actor, note=note))
+        return out
 
     def analytics(self, days: int = 90) -> dict[str, Any]:
         with self.uow_factory(readonly=True) as uow:

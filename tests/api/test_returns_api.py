@@ -188,3 +188,17 @@ def test_the_returns_queue_page_shows_the_evidence_and_escapes_what_customers_wr
     assert held.json()["rma_id"] in order_page and "label issued" in order_page
     ann = headers(app, "ann", "customer", customer_id="cust-a")
     assert http.get("/ui/returns", headers=ann, follow_redirects=False).status_code == 303
+
+
+def test_only_a_policy_writer_changes_the_return_policy(world: tuple[TestClient, App, dict[str, str]]) -> None:
+    http, app, _ = world
+    ops, admin = headers(app, "olga", "ops"), headers(app)
+    assert http.get("/returns/policy", headers=ops).json()["version"] == 0
+    body = {"settings": {"window_by_channel": {"marketplace": 14}}, "note": "marketplace terms"}
+    assert http.put("/returns/policy", json=body, headers=ops).status_code == 403
+    changed = http.put("/returns/policy", json=body, headers=admin)
+    assert changed.status_code == 200 and changed.json()["policy"]["window_by_channel"] == {"marketplace": 14}
+    bad = http.put("/returns/policy", json={"settings": {"window_by_channel": {"web": "forever"}}}, headers=admin)
+    assert bad.status_code == 422 and "settings.window_by_channel.web" in bad.text
+    assert http.put("/returns/policy", json={"settings": {}}, headers=admin).status_code == 422
+    assert http.get("/returns/policy", headers=ops).json()["version"] == 1

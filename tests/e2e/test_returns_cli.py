@@ -72,3 +72,16 @@ def test_a_return_from_the_command_line(url: str) -> None:
     assert rates.exit_code == 0 and "HOM-0001" in rates.output and "size_or_fit" in rates.output
     unknown = orderloom(url, "returns", "show", "RMA-NOPE")
     assert unknown.exit_code != 0 and "return.unknown" in unknown.output
+
+
+def test_the_return_policy_from_the_command_line(url: str) -> None:
+    shown = orderloom(url, "returns", "policy")
+    assert shown.exit_code == 0 and "version 0" in shown.output and "default_window_days" in shown.output
+    changed = orderloom(url, "returns", "policy", "--set", "default_window_days=60", "--set",
+                        'final_sale_categories=["beauty"]', "--actor", "ana", "--json")
+    assert changed.exit_code == 0, changed.output
+    policy = json.loads(changed.stdout)
+    assert policy["version"] == 1 and policy["policy"]["default_window_days"] == 60
+    assert policy["policy"]["final_sale_categories"] == ["beauty"]
+    bad = orderloom(url, "returns", "policy", "--set", "default_window_days=-5")
+    assert bad.exit_code != 0 and "settings.default_window_days" in bad.output

@@ -15,6 +15,7 @@ from engine.adapters import tables as t
 from engine.bootstrap import App, bootstrap
 from engine.domain import commands as c
 from engine.domain import errors as e
+from engine.domain.returns import ReturnPolicy
 from engine.returns.abuse import FEATURES, AbuseModel
 from engine.services import views
 from tests.integration.helpers import StepClock, snapshot
@@ -279,3 +280,34 @@ def test_the_customer_is_told_at_each_step_once(shop: App) -> None:
     with shop.engine.connect() as conn:
         body = conn.execute(select(n.body).where(n.dedupe_key == f"return_refused:{held['rma_id']}")).scalar_one()
     assert "the return window for this item has passed" in body and "ops-lead" not in body
+
+
+def test_people_change_the_return_policy_and_every_version_is_kept(shop: App) -> None:
+    assert shop.returns.policy() == {"version": 0, "policy": ReturnPolicy().to_settings()}
+    with pytest.raises(e.ValidationFailed) as bad:
+        shop.returns.set_policy({"default_window_days": -1, "final_sale_skus": "SKU-A", "refund_everything": True,
+                                 "b2b_restocking_fee_pct": "lots"}, "ops-admin")
+    assert {p.field for p in bad.value.problems} == {"settings.default_window_days", "settings.final_sale_skus",
+                                                     "settings.refund_everything", "settings.b2b_restocking_fee_pct"}
+    assert shop.returns.policy()["version"] == 0
+    first = shop.returns.set_policy({"final_sale_skus": ["SKU-B"]}, "ops-admin", "clearance")
+    second = shop.returns.set_policy({"default_window_days": 14}, "ops-admin")
+    assert (first["version"], second["version"]) == (1, 2)
+    assert second["policy"]["final_sale_skus"] == ["SKU-B"] and second["policy"]["default_window_days"] == 14
+    order_id = delivered_order(shop, "W-12", {"SKU-A": 1, "SKU-B": 1})
+    with pytest.raises(e.ReturnNotEligible) as final:
+        shop.returns.request(order_id, [{"line_no": 2, "quantity": 1}], "changed my mind", requested_by="c")
+    assert final.value.problems[0].code == "return.final_sale"
+    assert shop.returns.request(order_id, [{"line_no": 2, "quantity": 1}], "it arrived broken",
+                                requested_by="c")["status"] == "label_issued"  # a fault comes back anyway
+    shop.clock.advance(15 * 24 * 3600)  # type: ignore[attr-defined]
+    with pytest.raises(e.ReturnNotEligible) as late:
+        shop.returns.request(order_id, [{"line_no": 1, "quantity": 1}], "changed my mind", requested_by="c")
+    assert late.value.problems[0].code == "return.window_closed" and "14 days" in late.value.problems[0].message
+    with shop.engine.connect() as conn:
+        kept = conn.execute(select(func.count()).select_from(t.return_policies)).scalar_one()
+    assert kept == 2
+    with shop.uow(readonly=True) as uow:
+        trail = uow.routing.audit("return_policy")
+    assert sorted((a.entity_id, a.action, a.actor) for a in trail) == [("1", "return_policy.set", "ops-admin"),
+                                                                        ("2", "return_policy.set", "ops-admin")]

@@ -87,4 +87,5 @@ COMMAND_HANDLERS: dict[type[c.Command], Handler] = {
     c.ReceiveReturn: returns.receive_return,
     c.GradeReturnLine: returns.grade_return_line,
     c.SettleReturn: returns.settle_return,
+    c.SetReturnPolicy: returns.set_return_policy,
 }

@@ -40,6 +40,7 @@ from engine.domain.returns import (
     check_eligibility,
     disposition_for,
 )
+from engine.domain.routing import AuditEntry
 from engine.services.handlers.checks import (
     is_lookup_key,
     new_id,
@@ -50,7 +51,28 @@ from engine.services.handlers.checks import (
 from engine.services.handlers.inventory import _move
 from engine.services.unit_of_work import AbstractUnitOfWork
 
-POLICY = ReturnPolicy()
+DEFAULT_POLICY = ReturnPolicy()
+
+
+def policy_in_force(uow: AbstractUnitOfWork) -> tuple[int, ReturnPolicy]:
+    """The newest stored return policy, or the defaults (version 0) while nobody has changed them."""
+    return uow.returns.active_policy() or (0, DEFAULT_POLICY)
+
+
+def set_return_policy(cmd: c.SetReturnPolicy, uow: AbstractUnitOfWork) -> dict[str, Any]:
+    problems = [p for p in (text_problem("actor", cmd.actor, max_length=100),
+                            text_problem("note", cmd.note, max_length=500, required=False)) if p]
+    if not isinstance(cmd.settings, dict) or not cmd.settings:
+        problems.append(Problem("validation.type", "settings", "no settings to change",
+                                "send an object of the settings to change"))
+    raise_if_any(problems)
+    version, current = policy_in_force(uow)
+    policy = ReturnPolicy.from_settings({**current.to_settings(), **cmd.settings})
+    uow.returns.add_policy(version + 1, policy, cmd.actor.strip(), cmd.note, uow.now())
+    uow.routing.add_audit(AuditEntry(at=uow.now(), actor=cmd.actor.strip(), action="return_policy.set",
+                                     entity="return_policy", entity_id=str(version + 1),
+                                     detail={"changed": sorted(str(k) for k in cmd.settings), "note": cmd.note}))
+    return {"version": version + 1, "policy": policy.to_settings()}
 MAX_LINES = 200
 CLOSED_OUT = (RmaStatus.REFUSED, RmaStatus.CANCELLED)
 
@@ -157,7 +179,7 @@ def request_return(cmd: c.RequestReturn, uow: AbstractUnitOfWork) -> dict[str, A
     now = uow.now()
     delivered = next((h.at for h in reversed(order.history) if h.to_status is OrderStatus.DELIVERED), None)
     facts = order_line_facts(uow, order.order_id)
-    verdict = check_eligibility(POLICY, channel=order.channel, b2b=order.account_code is not None,
+    verdict = check_eligibility(policy_in_force(uow)[1], channel=order.channel, b2b=order.account_code is not None,
                                 delivered_at=delivered, now=now, order_lines=facts, requested=requested)
     if not verdict.eligible:
         raise e.ReturnNotEligible(f"no line of order {order.order_id} can be returned", order_id=order.order_id,
@@ -353,7 +375,7 @@ def settle_return(cmd: c.SettleReturn, uow: AbstractUnitOfWork) -> dict[str, Any
     at = uow.now()
     order = uow.orders.get(rma.order_id)
     if rma.resolution is Resolution.REFUND:
-        fee = POLICY.fee_pct(rma.account_code is not None)
+        fee = policy_in_force(uow)[1].fee_pct(rma.account_code is not None)
         amount = rma.refund_due(fee)
         _status_event(rma, rma.refund(at, amount), uow)
         uow.emit(ReturnRefunded(rma_id=rma.rma_id, order_id=rma.order_id, amount=str(amount),

@@ -1323,6 +1323,70 @@ def seed_faults(ctx: typer.Context, seed: Annotated[int, typer.Option("--seed")]
     _out().print(table)
 
 
+@seed_app.command("returns")
+def seed_returns(ctx: typer.Context, count: Annotated[int, typer.Option("--count", min=1, max=50)] = 4,
+                 llm: LlmOption = "local", as_json: JsonFlag = False) -> None:
+    """Deliver a few allocated demo orders and send something back from each: the return is checked against
+    the policy and the customer's history, its parcel routed to the best node, received, and inspected from a
+    note (read by the model); sellable units go back into stock and the refund follows."""
+    from agents.returns.grader import ConditionGrader
+    from evals.simulator import RETURN_STORIES
+
+    model = None if llm == "fake" else _intake_model(llm)
+    grader = ConditionGrader(model)
+    rows: list[dict[str, Any]] = []
+    with _running(ctx) as application:
+        with application.uow(readonly=True) as uow:
+            candidates = [oid for oid in uow.orders.list_ids(status="allocated", limit=200)
+                          if (o := uow.orders.get(oid)) is not None and o.customer_id]
+        for i, order_id in enumerate(candidates[:count]):
+            with application.uow(readonly=True) as uow:
+                held = uow.inventory.reservations(order_id=order_id)
+            application.bus.handle(c.ReleaseOrderToFulfillment(order_id=order_id,
+                                                               idempotency_key=f"demo-return:{order_id}:release"))
+            by_node: dict[str, list[c.ShipmentLine]] = {}
+            for r in held:
+                by_node.setdefault(r.node, []).append(c.ShipmentLine(line_no=int(r.line_no or 0), quantity=r.quantity))
+            for node, lines in by_node.items():
+                application.bus.handle(c.RecordShipment(
+                    order_id=order_id, node=node, carrier="NPX", tracking_number=f"NPXDEMO{order_id}{node}",
+                    shipment_id=f"DEMO-{order_id}-{node}", lines=tuple(lines)))
+            application.bus.handle(c.MarkDelivered(order_id=order_id, idempotency_key=f"demo-return:{order_id}:dlv"))
+            said, notes = RETURN_STORIES[i % len(RETURN_STORIES)]
+            rma = application.returns.request(order_id, None, said, requested_by="demo",
+                                              idempotency_key=f"demo-return:{order_id}")
+            row: dict[str, Any] = {"rma_id": rma["rma_id"], "order_id": order_id, "said": said,
+                                   "status": rma["status"], "restock_node": rma["restock_node"], "lines": []}
+            if rma["status"] == "label_issued" and rma["restock_node"]:
+                application.returns.receive(rma["rma_id"], rma["restock_node"], f"DEMO-RCV-{rma['rma_id']}", None)
+                for j, ln in enumerate(rma["lines"]):
+                    note = notes[j % len(notes)]
+                    assessment = grader.assess(None, note)
+                    out = application.returns.grade(rma["rma_id"], ln["line_no"], assessment.grade.value,
+                                                    f"DEMO-GRD-{rma['rma_id']}-{ln['line_no']}",
+                                                    note=assessment.note(note), actor="demo inspector")
+                    row["lines"].append({"sku": ln["sku"], "note": note, "grade": assessment.grade.value,
+                                         "read_by": assessment.source, "disposition": out["line"]["disposition"],
+                                         "restocked_at": out.get("restocked_at")})
+                    row["status"], row["refund"] = out["status"], out.get("refund_amount")
+            rows.append(row)
+    if as_json:
+        _echo_json(rows)
+        return
+    console = _out()
+    console.print(Text("Returns, from the customer's words to the refund", style="bold"))
+    for row in rows:
+        refund = f", refund {row['refund']}" if row.get("refund") else ""
+        console.print(Text.assemble((clean(row["rma_id"]), "bold"), clean(f" for order {row['order_id']}: "),
+                                    clean(f'"{row["said"]}"'), " -> ", (clean(row["status"]), "bold cyan"),
+                                    clean(refund)))
+        for ln in row["lines"]:
+            where = f" at {ln['restocked_at']}" if ln.get("restocked_at") else ""
+            console.print(Text.assemble("  ", clean(ln["sku"]), clean(f' "{ln["note"]}" -> '),
+                                        (clean(ln["grade"]), "bold"), clean(f" ({ln['read_by']}) -> "),
+                                        clean(ln["disposition"] + where)))
+
+
 @ops_app.command("ask")
 def ops_ask(ctx: typer.Context, message: str, actor: Annotated[str, typer.Option("--actor")] = "ops",
             thread: Annotated[str, typer.Option("--thread", help="conversation id (kept between calls)")] = "cli",

@@ -85,3 +85,19 @@ def test_the_return_policy_from_the_command_line(url: str) -> None:
     assert policy["policy"]["final_sale_categories"] == ["beauty"]
     bad = orderloom(url, "returns", "policy", "--set", "default_window_days=-5")
     assert bad.exit_code != 0 and "settings.default_window_days" in bad.output
+
+
+def test_the_demo_returns(url: str) -> None:
+    app = bootstrap(database_url=url, migrate=False)
+    try:
+        placed = app.bus.handle(c.PlaceOrder(channel="web", external_id="W-DEMO-R", customer_id="CUST-0042",
+                                             ship_to=CHICAGO, lines=(c.NewOrderLine("HOM-0001", 1),)))
+        assert app.exceptions.process(str(placed["order_id"]))["status"] == "allocated"
+    finally:
+        app.close()
+    shown = orderloom(url, "seed", "returns", "--count", "1", "--llm", "fake", "--json")
+    assert shown.exit_code == 0, shown.output
+    [row] = json.loads(shown.stdout)
+    assert row["status"] == "closed" and row["lines"] and row["lines"][0]["read_by"] == "rules"
+    text = orderloom(url, "returns", "list").output
+    assert row["rma_id"] in text

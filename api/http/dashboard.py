@@ -309,6 +309,11 @@ def carriers_page(request: Request, app: EngineApp) -> Response:
                    rows=rows, incidents=incidents)
 
 
+# How a customer reads a return's status (no internal words: "requested" is a person checking it).
+RETURN_WORDS = {"requested": "we're checking it", "authorised": "approved", "label_issued": "approved, label sent",
+                "in_transit": "on its way back", "received": "arrived, being inspected",
+                "graded": "inspected", "disposed": "inspected", "refunded": "refunded", "exchanged": "replacement sent",
+                "closed": "done", "refused": "not accepted", "cancelled": "cancelled"}
 RETURNS_IN_FLIGHT = ("authorised", "label_issued", "in_transit", "received", "graded", "disposed")
 RETURNS_DONE = ("refunded", "exchanged", "closed", "refused", "cancelled")
 
@@ -365,10 +370,11 @@ def shop_page(request: Request, app: EngineApp) -> Response:
             for oid in uow.orders.list_ids(status=None, limit=20, channel=None, **filters):
                 tracking = app.tracking.order_tracking(uow, oid)
                 view = views.order_view(uow, oid).to_dict()
-                orders.append({"order": view, "tracking": tracking})
+                orders.append({"order": view, "tracking": tracking, "returns": app.returns.for_order(oid)})
     skus = DashboardQueries(app.engine).popular_skus(12)
     zip_code = orders[0]["order"]["ship_to"].get("postal_code", "10001") if orders else "10001"
-    return _render(request, "shop.html", who, page="shop", orders=orders, skus=skus, zip_code=zip_code)
+    return _render(request, "shop.html", who, page="shop", orders=orders, skus=skus, zip_code=zip_code,
+                   return_words=RETURN_WORDS)
 
 
 # -- live updates ---------------------------------------------------------------------------------------

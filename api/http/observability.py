@@ -127,6 +127,12 @@ class _EngineCollector(Collector):
             waiting = conn.execute(select(func.count()).select_from(t.notifications)
                                    .where(t.notifications.c.status.in_(("pending", "awaiting_approval"))))\
                 .scalar_one()
+            rmas = conn.execute(select(t.returns.c.status, func.count()).group_by(t.returns.c.status)).all()
+        returns = GaugeMetricFamily("orderloom_returns", "Returns by status (requested: waiting for a person)",
+                                    labels=["status"])
+        for status, n in sorted((str(s), int(n)) for s, n in rmas):
+            returns.add_metric([status], n)
+        yield returns
         yield GaugeMetricFamily("orderloom_outbox_backlog", "Domain events not yet delivered to subscribers",
                                 value=int(backlog))
         yield GaugeMetricFamily("orderloom_notifications_waiting", "Notifications waiting to be sent or approved",

@@ -68,6 +68,8 @@ def test_a_customer_returns_her_own_order_and_nobody_else_sees_it(world: tuple[T
     ops = headers(app)
     full = http.get(f"/returns/{rma['rma_id']}", headers=ops).json()
     assert full["abuse_score"] is not None and full["restock_plan"]["node"] == full["restock_node"]
+    shop = http.get("/ui/shop", headers=ann).text
+    assert rma["rma_id"] in shop and "approved, label sent" in shop
     cancelled = http.post(f"/returns/{rma['rma_id']}/cancel", json={"reason": "I'll keep it"}, headers=ann)
     assert cancelled.status_code == 200 and cancelled.json()["status"] == "cancelled"
 
@@ -180,6 +182,7 @@ def test_the_returns_queue_page_shows_the_evidence_and_escapes_what_customers_wr
     for feature in ("return rate", "serial"):
         assert feature in html
     assert http.get("/ui/fragments/returns", headers=ops).status_code == 200
+    assert 'orderloom_returns{status="requested"} 1.0' in http.get("/metrics", headers=ops).text
     done = http.post(f"/returns/{held.json()['rma_id']}/authorise", json={"reason": "checked"}, headers=ops).json()
     assert done["status"] == "label_issued"
     case = app.exceptions.case(done["case_id"])

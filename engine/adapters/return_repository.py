@@ -203,6 +203,13 @@ class SqlReturnRepository(ReturnRepository):
                 order_ship_postal=r.ship_postal or "", whole_order=bought.get(r.order_id, -1) == n, graded_used=used))
         return ReturnHistory(orders=past_orders, returns=past_returns)
 
+    def by_label(self, carrier: str, tracking_number: str) -> Rma | None:
+        stmt = select(t.returns).where(_R.label_carrier == carrier, _R.label_tracking == tracking_number)
+        if self.lock_rows:
+            stmt = stmt.with_for_update()
+        rows = self.conn.execute(stmt).mappings().all()
+        return self._build(rows)[0] if rows else None
+
     def active_policy(self) -> tuple[int, ReturnPolicy] | None:
         p = t.return_policies.c
         row = self.conn.execute(select(p.version, p.settings).order_by(p.version.desc()).limit(1)).first()

@@ -641,6 +641,7 @@ returns = Table(
     Index("ix_returns_order", "order_id"),
     Index("ix_returns_status", "status", "created_at"),
     Index("ix_returns_customer", "customer_id"),
+    Index("ix_returns_label", "label_carrier", "label_tracking"),
 )
 
 return_lines = Table(

@@ -675,6 +675,10 @@ class ReturnRepository(abc.ABC):
         """The customer's orders and returns before `before` (what the abuse score reads)."""
 
     @abc.abstractmethod
+    def by_label(self, carrier: str, tracking_number: str) -> Rma | None:
+        """The return whose label this is (for update: a carrier scan moves it)."""
+
+    @abc.abstractmethod
     def active_policy(self) -> tuple[int, ReturnPolicy] | None:
         """The return policy in force and its version (None: the defaults, never changed)."""
 

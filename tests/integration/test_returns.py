@@ -311,3 +311,26 @@ def test_people_change_the_return_policy_and_every_version_is_kept(shop: App) ->
         trail = uow.routing.audit("return_policy")
     assert sorted((a.entity_id, a.action, a.actor) for a in trail) == [("1", "return_policy.set", "ops-admin"),
                                                                         ("2", "return_policy.set", "ops-admin")]
+
+
+def test_the_carrier_scanning_the_return_label_puts_the_return_in_transit(shop: App) -> None:
+    import json as _json
+
+    from engine.domain.tracking import carrier_payload
+    from engine.services.tracking import sign
+
+    order_id = delivered_order(shop, "W-13", {"SKU-A": 1})
+    rma = shop.returns.request(order_id, None, "too big", requested_by="c")
+    label = rma["label"]
+    events = [{"event_id": f"{label['tracking_number']}-1", "status": "picked_up",
+               "occurred_at": shop.clock(), "location": "New York, NY"}]
+    body = _json.dumps(carrier_payload(label["carrier"], label["tracking_number"], events), default=str).encode()
+    secret = shop.tracking.secret_for(label["carrier"])
+    first = shop.tracking.webhook(label["carrier"], body, sign(secret, body))
+    assert first["returns"] == [label["tracking_number"]] and first["unmatched"] == []
+    assert shop.returns.get(rma["rma_id"])["status"] == "in_transit"
+    again = shop.tracking.webhook(label["carrier"], body, sign(secret, body))
+    assert again["duplicates"] == 1 and shop.returns.get(rma["rma_id"])["status"] == "in_transit"
+    got = shop.returns.receive(rma["rma_id"], rma["restock_node"], "RCV-T", None)
+    assert got["status"] == "received"
+    assert [h["to"] for h in got["history"]] == ["requested", "authorised", "label_issued", "in_transit", "received"]

@@ -12,9 +12,16 @@ from dataclasses import replace
 from typing import Any
 
 from engine.domain import commands as c
-from engine.domain.events import OrderDelayed, OrderDelivered, OrderStatusChanged, TrackingRecorded
+from engine.domain.events import (
+    OrderDelayed,
+    OrderDelivered,
+    OrderStatusChanged,
+    ReturnStatusChanged,
+    TrackingRecorded,
+)
 from engine.domain.orders import OrderStatus
-from engine.domain.tracking import TROUBLE, TrackingStatus
+from engine.domain.returns import RmaStatus
+from engine.domain.tracking import TROUBLE, TrackingStatus, TrackingUpdate
 from engine.services.delivery_dates import promised_delivery
 from engine.services.unit_of_work import AbstractUnitOfWork
 
@@ -25,7 +32,7 @@ MOVING = frozenset({TrackingStatus.PICKED_UP, TrackingStatus.IN_TRANSIT, Trackin
 def record_tracking(cmd: c.RecordTracking, uow: AbstractUnitOfWork) -> dict[str, Any]:
     recorded: list[dict[str, Any]] = []
     delays: list[dict[str, Any]] = []
-    duplicates, unmatched = 0, []
+    duplicates, unmatched, returns = 0, [], []
     promised: dict[str, Any] = {}
     for update in cmd.updates:
         if uow.tracking.seen(update.carrier, update.event_key):
@@ -34,7 +41,10 @@ def record_tracking(cmd: c.RecordTracking, uow: AbstractUnitOfWork) -> dict[str,
         found = uow.tracking.shipment_for(update.carrier, update.tracking_number)
         if found is None:  # kept: the shipment may be recorded after the carrier's first scan
             uow.tracking.add(update, None, None, uow.now())
-            unmatched.append(update.tracking_number)
+            if _return_parcel_moving(uow, update):
+                returns.append(update.tracking_number)
+            else:
+                unmatched.append(update.tracking_number)
             continue
         order_id, shipment_id = found
         if order_id not in promised:
@@ -72,7 +82,23 @@ def record_tracking(cmd: c.RecordTracking, uow: AbstractUnitOfWork) -> dict[str,
             _maybe_delivered(uow, order_id, shipment_id, update.carrier, update.tracking_number,
                              {h.shipment_id for h in history if h.status == TrackingStatus.DELIVERED.value})
     return {"recorded": len(recorded), "duplicates": duplicates, "unmatched": unmatched, "events": recorded,
-            "delays": delays}
+            "delays": delays, "returns": returns}
+
+
+def _return_parcel_moving(uow: AbstractUnitOfWork, update: TrackingUpdate) -> bool:
+    """A scan of a return label: the first one that shows the parcel moving puts the return in transit."""
+    rma = uow.returns.by_label(update.carrier, update.tracking_number)
+    if rma is None:
+        return False
+    if rma.status is RmaStatus.LABEL_ISSUED and update.status in (
+            TrackingStatus.PICKED_UP, TrackingStatus.IN_TRANSIT, TrackingStatus.OUT_FOR_DELIVERY,
+            TrackingStatus.DELAYED, TrackingStatus.DELIVERED):
+        change = rma.in_transit(uow.now())
+        uow.returns.save(rma)
+        uow.emit(ReturnStatusChanged(rma_id=rma.rma_id, order_id=rma.order_id, from_status=RmaStatus.LABEL_ISSUED.value,
+                                     to_status=change.to_status.value, reason=f"{update.carrier} scan: "
+                                     f"{update.status.value}", occurred_at=change.at))
+    return True
 
 
 def _maybe_delivered(uow: AbstractUnitOfWork, order_id: str, shipment_id: str, carrier: str, tracking: str,

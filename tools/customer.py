@@ -12,6 +12,7 @@ from typing import Any, Protocol
 from engine.domain import errors as e
 from engine.domain.access import Principal, Role
 from engine.domain.orders import OrderStatus
+from engine.domain.returns import CUSTOMER_WORDS, RmaStatus
 from engine.intake.address import validate_address
 from engine.services.unit_of_work import AbstractUnitOfWork
 
@@ -82,7 +83,11 @@ class CustomerTools:
             assert order is not None
             tracking["reference"] = order.external_id
             tracking["ship_to_city"] = order.ship_to.city
-            return tracking
+        tracking["returns"] = [{"rma_id": r["rma_id"], "status": r["status"],
+                                "words": CUSTOMER_WORDS[RmaStatus(r["status"])], "refund_amount": r["refund_amount"],
+                                "label": r["label"] if r["status"] == "label_issued" else None}
+                               for r in self.app.returns.for_order(oid)]
+        return tracking
 
     def propose_address_change(self, ref: str | None, ship_to: dict[str, str] | None) -> dict[str, Any]:
         with self.app.uow(readonly=True) as uow:

@@ -200,4 +200,11 @@ def _status_answer(d: dict[str, Any], kind: str) -> str:
             parts.append(f"It should arrive on {_day(d['expected_delivery'])}.")
     elif kind == "when_arrive":
         parts.append("I don't have a delivery date for it yet; you'll get an email as soon as it ships.")
+    for r in d.get("returns") or []:
+        words = f"Your return {r['rma_id']}: {r['words']}"
+        if r.get("refund_amount"):
+            words += f" ({r['refund_amount']} back to your payment method)"
+        if r.get("label"):
+            words += f"; return label {r['label']['carrier']} {r['label']['tracking_number']}"
+        parts.append(words + ".")
     return " ".join(parts)

@@ -38,6 +38,11 @@ def read_message(message: str) -> CustomerIntent:
     text = message.lower()
     refs = order_refs(message)
     ref = refs[0] if refs else None
+    if re.search(r"\b(where|status|track\w*)\b.*\b(my|the)\s+(return|refund)\b", text) \
+            or re.search(r"\b(my|the)\s+(return|refund)\b.*\b(status|arrived?|received|processed|come through|"
+                         r"yet)\b", text) \
+            or re.search(r"\b(did|have) you (get|got|receive[d]?)\b.*\b(my|the)\s+(return|parcel|package)\b", text):
+        return CustomerIntent(intent="where_is", order_ref=ref)  # a return already under way
     if re.search(r"\b(return|send (it|them) back|refund|exchange)\b", text):
         # after "because"/"since" when the customer says it that way, else the whole message: the returns
         # desk reads the reason's taxonomy from the words ("arrived broken", "too small")

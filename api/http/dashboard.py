@@ -36,6 +36,7 @@ from engine.domain import errors as e
 from engine.domain.access import Permission, Principal, Role
 from engine.domain.exceptions import Action
 from engine.domain.geo import ZIP3_BY_PREFIX
+from engine.domain.returns import CUSTOMER_WORDS as RETURN_CUSTOMER_WORDS
 from engine.services import views
 
 HERE = Path(__file__).parent
@@ -309,11 +310,7 @@ def carriers_page(request: Request, app: EngineApp) -> Response:
                    rows=rows, incidents=incidents)
 
 
-# How a customer reads a return's status (no internal words: "requested" is a person checking it).
-RETURN_WORDS = {"requested": "we're checking it", "authorised": "approved", "label_issued": "approved, label sent",
-                "in_transit": "on its way back", "received": "arrived, being inspected",
-                "graded": "inspected", "disposed": "inspected", "refunded": "refunded", "exchanged": "replacement sent",
-                "closed": "done", "refused": "not accepted", "cancelled": "cancelled"}
+RETURN_WORDS = {k.value: v for k, v in RETURN_CUSTOMER_WORDS.items()}
 RETURNS_IN_FLIGHT = ("authorised", "label_issued", "in_transit", "received", "graded", "disposed")
 RETURNS_DONE = ("refunded", "exchanged", "closed", "refused", "cancelled")
 

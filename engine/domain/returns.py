@@ -111,6 +111,15 @@ RMA_TRANSITIONS: dict[RmaStatus, frozenset[RmaStatus]] = {
 }
 
 
+# How a customer reads a return's status: no internal words ("requested" is a person checking it).
+CUSTOMER_WORDS: dict[RmaStatus, str] = {
+    R.REQUESTED: "we're checking it", R.AUTHORISED: "approved", R.LABEL_ISSUED: "approved, label sent",
+    R.IN_TRANSIT: "on its way back", R.RECEIVED: "arrived, being inspected", R.GRADED: "inspected",
+    R.DISPOSED: "inspected", R.REFUNDED: "refunded", R.EXCHANGED: "replacement sent", R.CLOSED: "done",
+    R.REFUSED: "not accepted", R.CANCELLED: "cancelled",
+}
+
+
 class Resolution(enum.StrEnum):
     REFUND = "refund"
     EXCHANGE = "exchange"

@@ -205,3 +205,30 @@ def test_only_a_policy_writer_changes_the_return_policy(world: tuple[TestClient,
     assert bad.status_code == 422 and "settings.window_by_channel.web" in bad.text
     assert http.put("/returns/policy", json={"settings": {}}, headers=admin).status_code == 422
     assert http.get("/returns/policy", headers=ops).json()["version"] == 1
+
+
+@pytest.mark.parametrize(("message", "intent"), [
+    ("where is my return?", "where_is"), ("has my refund come through yet?", "where_is"),
+    ("did you receive my return parcel?", "where_is"), ("what's the status of the return", "where_is"),
+    ("I want to return order 1042, it arrived broken", "start_return"),
+    ("I got the wrong item and want to return it", "start_return"), ("please refund me", "start_return"),
+])
+def test_asking_about_a_return_is_not_asking_for_another(message: str, intent: str) -> None:
+    from agents.customer.rules import read_message
+
+    assert read_message(message).intent == intent
+
+
+def test_the_customer_chat_tells_where_a_return_is(world: tuple[TestClient, App, dict[str, str]]) -> None:
+    http, app, ids = world
+    ann = headers(app, "ann", "customer", customer_id="cust-a")
+    rma = _ask(http, app, ids["a"], {"reason_text": "too big"}).json()
+    reply = http.post("/customer/chat", json={"message": "where is my return?"}, headers=ann).json()
+    assert reply["intent"] == "where_is"
+    assert f"Your return {rma['rma_id']}: approved, label sent" in reply["answer"]
+    assert rma["label"]["tracking_number"] in reply["answer"]
+    app.returns.receive(rma["rma_id"], app.returns.get(rma["rma_id"])["restock_node"], "R-1", None)
+    for ln in rma["lines"]:
+        app.returns.grade(rma["rma_id"], ln["line_no"], "new", f"G-{ln['line_no']}")
+    done = http.post("/customer/chat", json={"message": "has my refund come through yet?"}, headers=ann).json()
+    assert "done (60.00 back to your payment method)" in done["answer"]

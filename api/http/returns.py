@@ -132,12 +132,15 @@ def request_return(order_id: str, body: ReturnIn, app: EngineApp, who: Caller,
 @router.get("/returns")
 def list_returns(app: EngineApp, who: Caller, status_: Annotated[list[StatusName] | None, Query(alias="status")] = None,
                  limit: Annotated[int, Query(ge=1, le=500)] = 100) -> dict[str, Any]:
-    """Returns, newest first: every return for ops, the caller's own for a customer."""
+    """Returns, newest first: every return for ops, the caller's own for a customer, the account's for a buyer."""
     if who.sees_every_order:
         found = app.returns.search(tuple(status_ or ()), limit=limit)
-    elif who.role is Role.CUSTOMER and who.customer_id:  # buyers see their account's returns on its orders
+    elif who.role is Role.CUSTOMER and who.customer_id:
         found = [_customer_view(who, r) for r in app.returns.search(tuple(status_ or ()), customer_id=who.customer_id,
                                                                      limit=limit)]
+    elif who.role is Role.BUYER and who.account_code:  # a buyer sees the account's returns
+        found = [_customer_view(who, r) for r in app.returns.search(tuple(status_ or ()),
+                                                                     account_code=who.account_code, limit=limit)]
     else:
         raise forbidden()
     return {"returns": found}

@@ -116,12 +116,15 @@ class SqlReturnRepository(ReturnRepository):
         rows = self.conn.execute(select(t.returns).where(_R.order_id == key).order_by(_R.created_at)).mappings().all()
         return self._build(rows)
 
-    def search(self, *, status: Sequence[str] = (), customer_id: str | None = None, limit: int = 100) -> list[Rma]:
+    def search(self, *, status: Sequence[str] = (), customer_id: str | None = None, account_code: str | None = None,
+               limit: int = 100) -> list[Rma]:
         stmt = select(t.returns).order_by(_R.created_at.desc(), _R.rma_id).limit(max(1, min(limit, 1000)))
         if status:
             stmt = stmt.where(_R.status.in_(list(status)))
         if customer_id is not None:
             stmt = stmt.where(_R.customer_id == customer_id)
+        if account_code is not None:
+            stmt = stmt.where(_R.account_code == account_code)
         return self._build(self.conn.execute(stmt).mappings().all())
 
     def _build(self, rows: Sequence[RowMapping]) -> list[Rma]:

@@ -667,7 +667,7 @@ class ReturnRepository(abc.ABC):
 
     @abc.abstractmethod
     def search(self, *, status: Sequence[str] = (), customer_id: str | None = None,
-               limit: int = 100) -> list[Rma]:
+               account_code: str | None = None, limit: int = 100) -> list[Rma]:
         """Newest first."""
 
     @abc.abstractmethod

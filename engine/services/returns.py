@@ -249,15 +249,16 @@ class ReturnsDesk:
         return {**rma_view(rma), "customer_text": rma.customer_text, "abuse_evidence": rma.abuse_evidence,
                 "restock_plan": rma.restock_plan, "from_postal": rma.from_postal}
 
-    def search(self, status: Sequence[str] = (), customer_id: str | None = None, limit: int = 100
-             ) -> list[dict[str, Any]]:
+    def search(self, status: Sequence[str] = (), customer_id: str | None = None, limit: int = 100,
+               account_code: str | None = None) -> list[dict[str, Any]]:
         bad = [s for s in status if s not in {x.value for x in RmaStatus}]
         if bad:
             raise e.ValidationFailed("unknown return status", problems=[Problem(
                 "return.status_invalid", "status", f"{bad[0][:20]!r} is not a return status",
                 "use one of " + ", ".join(x.value for x in RmaStatus))])
         with self.uow_factory(readonly=True) as uow:
-            return [rma_view(r) for r in uow.returns.search(status=status, customer_id=customer_id, limit=limit)]
+            return [rma_view(r) for r in uow.returns.search(status=status, customer_id=customer_id,
+                                                             account_code=account_code, limit=limit)]
 
     def for_order(self, order_id: str) -> list[dict[str, Any]]:
         with self.uow_factory(readonly=True) as uow:

@@ -232,3 +232,34 @@ def test_the_customer_chat_tells_where_a_return_is(world: tuple[TestClient, App,
         app.returns.grade(rma["rma_id"], ln["line_no"], "new", f"G-{ln['line_no']}")
     done = http.post("/customer/chat", json={"message": "has my refund come through yet?"}, headers=ann).json()
     assert "done (60.00 back to your payment method)" in done["answer"]
+
+
+def test_a_buyer_sees_the_accounts_returns_and_no_one_elses(world: tuple[TestClient, App, dict[str, str]]) -> None:
+    from decimal import Decimal
+
+    from engine.domain.customers import Tier
+    from tests.integration.test_routing_service import NYC
+
+    http, app, ids = world
+    app.bus.handle(c.UpsertPriceList(code="PL-B", currency="USD", prices={"SKU-A": Decimal("16.00")}))
+    app.bus.handle(c.UpsertAccount(code="ACME", name="Acme", tier=Tier.SILVER, price_list_code="PL-B",
+                                   credit_limit=Decimal("100000")))
+    placed = app.bus.handle(c.PlaceOrder(channel="web", external_id="B-9", account_code="ACME", ship_to=NYC,
+                                         lines=(c.NewOrderLine(sku="SKU-A", quantity=2),)))
+    order_id = str(placed["order_id"])
+    app.exceptions.process(order_id)
+    with app.uow(readonly=True) as uow:
+        [r] = uow.inventory.reservations(order_id=order_id)
+    app.bus.handle(c.ReleaseOrderToFulfillment(order_id=order_id))
+    app.bus.handle(c.RecordShipment(order_id=order_id, node=r.node, carrier="CAR", tracking_number="TB9",
+                                    lines=(c.ShipmentLine(line_no=1, quantity=2),)))
+    app.bus.handle(c.MarkDelivered(order_id=order_id))
+    buyer = headers(app, "bob", "buyer", account_code="ACME")
+    refused = http.post(f"/orders/{order_id}/returns", json={"reason_text": "changed my mind"}, headers=buyer)
+    assert refused.status_code == 422 and "return.b2b_terms" in refused.text
+    theirs = http.post(f"/orders/{order_id}/returns", json={"reason_text": "arrived damaged"}, headers=buyer).json()
+    anns = _ask(http, app, ids["a"], {"reason_text": "too big"}).json()
+    listed = http.get("/returns", headers=buyer).json()["returns"]
+    assert [x["rma_id"] for x in listed] == [theirs["rma_id"]] and "abuse_score" not in listed[0]
+    assert http.get(f"/returns/{anns['rma_id']}", headers=buyer).status_code == 403
+    assert http.get(f"/returns/{theirs['rma_id']}", headers=buyer).json()["account_code"] == "ACME"

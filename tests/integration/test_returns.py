@@ -334,3 +334,41 @@ def test_the_carrier_scanning_the_return_label_puts_the_return_in_transit(shop: 
     got = shop.returns.receive(rma["rma_id"], rma["restock_node"], "RCV-T", None)
     assert got["status"] == "received"
     assert [h["to"] for h in got["history"]] == ["requested", "authorised", "label_issued", "in_transit", "received"]
+
+
+def test_b2b_terms_take_faults_only_and_charge_the_restocking_fee_when_agreed(shop: App) -> None:
+    from engine.domain.customers import Tier
+
+    shop.bus.handle(c.UpsertPriceList(code="PL-B2B", currency="USD", prices={"SKU-A": Decimal("16.00"),
+                                                                             "SKU-B": Decimal("16.00")}))
+    shop.bus.handle(c.UpsertAccount(code="ACME", name="Acme Supply", tier=Tier.GOLD, price_list_code="PL-B2B",
+                                    credit_limit=Decimal("100000")))
+    placed = shop.bus.handle(c.PlaceOrder(channel="web", external_id="B-1", account_code="ACME", ship_to=NYC,
+                                          lines=(c.NewOrderLine(sku="SKU-A", quantity=5),
+                                                 c.NewOrderLine(sku="SKU-B", quantity=5))))
+    order_id = str(placed["order_id"])
+    shop.exceptions.process(order_id)
+    with shop.uow(readonly=True) as uow:
+        held = uow.inventory.reservations(order_id=order_id)
+    shop.bus.handle(c.ReleaseOrderToFulfillment(order_id=order_id))
+    for r in held:
+        shop.bus.handle(c.RecordShipment(order_id=order_id, node=r.node, carrier="CAR",
+                                         tracking_number=f"TB{r.line_no}",
+                                         lines=(c.ShipmentLine(line_no=int(r.line_no or 0), quantity=r.quantity),)))
+    shop.bus.handle(c.MarkDelivered(order_id=order_id))
+    with pytest.raises(e.ReturnNotEligible) as terms:
+        shop.returns.request(order_id, [{"line_no": 1, "quantity": 2, "reason": "changed_mind"}], "", requested_by="b")
+    assert terms.value.problems[0].code == "return.b2b_terms"
+    shop.returns.set_policy({"b2b_allows_change_of_mind": True}, "ops-admin", "agreed with Acme")
+    rma = shop.returns.request(order_id, [{"line_no": 1, "quantity": 2, "reason": "changed_mind"},
+                                          {"line_no": 2, "quantity": 1, "reason": "defective"}], "", requested_by="b")
+    assert rma["account_code"] == "ACME" and rma["status"] == "label_issued"  # no consumer history to score
+    shop.returns.receive(rma["rma_id"], rma["restock_node"], "RCV-B", None)
+    shop.returns.grade(rma["rma_id"], 1, "new", "GRD-B1")
+    done = shop.returns.grade(rma["rma_id"], 2, "defective", "GRD-B2")
+    # 2 x 16.00 less the 15 % fee on the change of mind, 16.00 in full for the defect
+    assert done["status"] == "closed" and done["refund_amount"] == "43.20"
+    [refund] = [x for x in events(shop, "return.refunded") if x["rma_id"] == rma["rma_id"]]
+    assert refund["restocking_fee_pct"] == "15"
+    report = shop.returns.analytics(30)
+    assert {r["key"] for r in report["segment"]} >= {"b2b:gold"}

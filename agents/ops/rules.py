@@ -16,7 +16,7 @@ TYPES = {"address": "address", "payment": "payment", "fraud": "payment", "invent
          "stock": "inventory", "short pick": "inventory", "carrier": "carrier", "catalog": "catalog",
          "price": "price", "pricing": "price", "high value": "high_value", "high-value": "high_value",
          "cold start": "cold_start", "new sku": "cold_start", "duplicate": "duplicate", "milestone": "milestone",
-         "overdue": "milestone", "anomal": "anomaly", "intake": "intake"}
+         "overdue": "milestone", "anomal": "anomaly", "intake": "intake", "return": "return", "abuse": "return"}
 CHANNELS = {"marketplace": "marketplace", "amazon": "marketplace", "web": "web", "website": "web",
             "mobile": "mobile", "app": "mobile", "pos": "pos", "store": "pos", "edi": "b2b_edi",
             "email": "email"}

@@ -9,7 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field
 Intent = Literal["queue", "case_detail", "order_status", "why_routed", "inventory", "propose_action",
                  "summarise_case", "help", "other"]
 ExceptionTypeName = Literal["address", "payment", "inventory", "carrier", "catalog", "price", "high_value",
-                            "cold_start", "duplicate", "milestone", "anomaly", "intake"]
+                            "cold_start", "duplicate", "milestone", "anomaly", "intake", "return"]
 ActionName = Literal["correct_address", "swap_carrier", "substitute", "reroute", "split_shipment", "release_hold",
                      "reprice", "accept", "cancel", "hold", "release_to_warehouse", "notify_customer", "dismiss"]
 

@@ -372,3 +372,16 @@ def test_b2b_terms_take_faults_only_and_charge_the_restocking_fee_when_agreed(sh
     assert refund["restocking_fee_pct"] == "15"
     report = shop.returns.analytics(30)
     assert {r["key"] for r in report["segment"]} >= {"b2b:gold"}
+
+
+def test_the_ops_assistant_lists_returns_waiting_for_a_decision(shop: App) -> None:
+    from agents.ops.graph import OpsAssistant
+
+    k = len(FEATURES)
+    shop.returns.model = AbuseModel(weights=[0.0] * k, bias=5.0, means=[0.0] * k, scales=[1.0] * k, threshold=0.5)
+    order_id = delivered_order(shop, "W-14", {"SKU-A": 1})
+    held = shop.returns.request(order_id, None, "changed my mind", requested_by="c")
+    ops = OpsAssistant(shop, None)
+    reply = ops.ask("t-ret", "which returns are waiting for a decision?", "ana")
+    assert "1 open return exception(s)" in reply.answer and f"order {order_id}" in reply.answer, reply.answer
+    assert f"case {held['case_id']} (return/abuse_score)" in reply.answer

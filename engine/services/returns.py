@@ -179,18 +179,21 @@ class ReturnsDesk:
         self._close_case(out, actor, Action.REFUSE_RETURN, f"refused: {reason}")
         return out
 
-    def _close_case(self, rma: dict[str, Any], actor: str, action: Action, note: str) -> None:
+    def _close_case(self, rma: dict[str, Any], actor: str, action: Action, note: str,
+                    status: CaseStatus = CaseStatus.RESOLVED) -> None:
         if not rma.get("case_id") or actor == ENGINE:
             return
         with self.uow_factory(readonly=True) as uow:
             case = uow.exceptions.get_case(rma["case_id"])
         if case is not None and case.status is CaseStatus.OPEN:
-            self.handle(c.CloseException(case_id=case.case_id, status=CaseStatus.RESOLVED.value, action=action.value,
+            self.handle(c.CloseException(case_id=case.case_id, status=status.value, action=action.value,
                                          actor=actor, note=note[:1000], params={"rma_id": rma["rma_id"]},
                                          result={"status": rma["status"]}))
 
     def cancel(self, rma_id: str, actor: str, reason: str) -> dict[str, Any]:
+        """The customer withdraws the return: a case waiting on it is cleared (nothing left to decide)."""
         out: dict[str, Any] = self.handle(c.CancelReturn(rma_id=rma_id, actor=actor, reason=reason))
+        self._close_case(out, actor, Action.DISMISS, f"the return was withdrawn: {reason}", CaseStatus.CLEARED)
         return out
 
     # -- the warehouse --------------------------------------------------------------------------------

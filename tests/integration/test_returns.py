@@ -385,3 +385,7 @@ def test_the_ops_assistant_lists_returns_waiting_for_a_decision(shop: App) -> No
     reply = ops.ask("t-ret", "which returns are waiting for a decision?", "ana")
     assert "1 open return exception(s)" in reply.answer and f"order {order_id}" in reply.answer, reply.answer
     assert f"case {held['case_id']} (return/abuse_score)" in reply.answer
+    # the customer withdraws it: nothing is left for a person to decide
+    shop.returns.cancel(held["rma_id"], "customer:ann", "I'll keep it")
+    assert shop.exceptions.case(held["case_id"])["status"] == "cleared"
+    assert "No open return exceptions" in ops.ask("t-ret", "returns waiting for a decision", "ana").answer

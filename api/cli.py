@@ -1337,8 +1337,8 @@ def seed_returns(ctx: typer.Context, count: Annotated[int, typer.Option("--count
     rows: list[dict[str, Any]] = []
     with _running(ctx) as application:
         with application.uow(readonly=True) as uow:
-            candidates = [oid for oid in uow.orders.list_ids(status="allocated", limit=200)
-                          if (o := uow.orders.get(oid)) is not None and o.customer_id]
+            candidates = [oid for oid in uow.orders.list_ids(status="allocated", limit=200)  # consumers' orders
+                          if (o := uow.orders.get(oid)) is not None and o.customer_id and not o.account_code]
         for i, order_id in enumerate(candidates[:count]):
             with application.uow(readonly=True) as uow:
                 held = uow.inventory.reservations(order_id=order_id)
@@ -1353,8 +1353,13 @@ def seed_returns(ctx: typer.Context, count: Annotated[int, typer.Option("--count
                     shipment_id=f"DEMO-{order_id}-{node}", lines=tuple(lines)))
             application.bus.handle(c.MarkDelivered(order_id=order_id, idempotency_key=f"demo-return:{order_id}:dlv"))
             said, notes = RETURN_STORIES[i % len(RETURN_STORIES)]
-            rma = application.returns.request(order_id, None, said, requested_by="demo",
-                                              idempotency_key=f"demo-return:{order_id}")
+            try:
+                rma = application.returns.request(order_id, None, said, requested_by="demo",
+                                                  idempotency_key=f"demo-return:{order_id}")
+            except e.ReturnNotEligible as refused:
+                rows.append({"rma_id": "-", "order_id": order_id, "said": said, "status": "not eligible: "
+                             + "; ".join(p.message for p in refused.problems[:2]), "lines": []})
+                continue
             row: dict[str, Any] = {"rma_id": rma["rma_id"], "order_id": order_id, "said": said,
                                    "status": rma["status"], "restock_node": rma["restock_node"], "lines": []}
             if rma["status"] == "label_issued" and rma["restock_node"]:

@@ -126,6 +126,8 @@ class ChannelSimulator:
         self.email_busy = threading.Lock()
         self.regular_customer = regular_customer  # a consumer who orders often (the demo's customer page)
         self.return_rate = return_rate
+        # Its own random stream: whether and how customers return things never shifts the orders placed.
+        self.return_rng = random.Random(f"orderloom-sim-returns:{seed}:{time.time_ns()}")
         self.to_return: list[tuple[str, float]] = []            # (order id, delivered at)
         self.returning: list[tuple[str, float, int]] = []        # (rma id, label at, story)
 
@@ -359,7 +361,7 @@ class ChannelSimulator:
             p.sent += len(statuses)
             self.stats.scans += len(statuses)
             self.stats.delivered += "delivered" in statuses
-            if "delivered" in statuses and self.rng.random() < self.return_rate:
+            if "delivered" in statuses and self.return_rng.random() < self.return_rate:
                 self.to_return.append((p.order_id, self.clock()))
         else:
             log.info("simulated scan refused: %s %s", response.status_code, response.text[:300])
@@ -371,7 +373,7 @@ class ChannelSimulator:
         due = [(o, t) for o, t in self.to_return if now - t >= RETURN_AFTER / self.speed]
         self.to_return = [(o, t) for o, t in self.to_return if now - t < RETURN_AFTER / self.speed]
         for order_id, _ in due:
-            story = self.rng.randrange(len(RETURN_STORIES))
+            story = self.return_rng.randrange(len(RETURN_STORIES))
             response = self.client.post(f"/orders/{order_id}/returns", json={"reason_text": RETURN_STORIES[story][0]},
                                         headers={"Idempotency-Key": f"sim-return-{self.run_id}-{order_id}"})
             if response.status_code != 201:
@@ -396,7 +398,7 @@ class ChannelSimulator:
                 continue
             self.stats.returns_received += 1
             for ln in rma["lines"]:
-                note = self.rng.choice(RETURN_STORIES[story][1])
+                note = self.return_rng.choice(RETURN_STORIES[story][1])
                 graded = self.client.post(f"/returns/{rma_id}/grades", json={
                     "line_no": ln["line_no"], "reference": f"SIM-RG-{rma_id}-{ln['line_no']}",
                     "inspection": {"note": note}})

@@ -39,8 +39,10 @@ from engine.domain.events import Event
 from engine.domain.inventory import Reservation, ReservationStatus, StockBalance, StockMovement
 from engine.domain.network import Carrier, FulfillmentNode, Lane, NodeType
 from engine.domain.orders import Order, OrderLine, OrderStatus, StatusChange
+from engine.domain.returns import ReturnPolicy, Rma
 from engine.domain.routing import AuditEntry, DecisionOutcome, RoutingDecision
 from engine.domain.tracking import TROUBLE, TrackingUpdate
+from engine.returns.abuse import ReturnHistory
 from engine.services.messagebus import MessageBus
 from engine.services.ports import (
     IdempotencyRepository,
@@ -50,6 +52,7 @@ from engine.services.ports import (
     MasterDataRepository,
     OrderRepository,
     PolicyRecord,
+    ReturnRepository,
     RoutingRepository,
     ShipmentRecord,
     StoredResponse,
@@ -209,6 +212,8 @@ class FakeState:
     scans: list[TrackingRecord] = field(default_factory=list)
     scan_keys: set[tuple[str, str]] = field(default_factory=set)
     scan_received: list[datetime] = field(default_factory=list)
+    rmas: dict[str, Rma] = field(default_factory=dict)
+    return_policies: dict[int, ReturnPolicy] = field(default_factory=dict)
 
 
 class FakeStore:
@@ -814,6 +819,64 @@ class FakeClock:
         return self.start + self.offset + timedelta(microseconds=self.ticks)
 
 
+class FakeReturnRepository(ReturnRepository):
+    """Returns in memory. Like the table's unique key, a reference stored twice for one return is refused."""
+
+    def __init__(self, store: FakeStore) -> None:
+        self.s = store.state
+
+    def add(self, rma: Rma) -> None:
+        if rma.rma_id in self.s.rmas:
+            raise FakeIntegrityError("unique", "pk_returns", rma.rma_id)
+        self.s.rmas[rma.rma_id] = copy.deepcopy(rma)
+
+    def get(self, rma_id: str, *, for_update: bool = False) -> Rma | None:
+        found = self.s.rmas.get(rma_id) if isinstance(rma_id, str) else None
+        return copy.deepcopy(found) if found is not None else None
+
+    def save(self, rma: Rma) -> None:
+        stored = self.s.rmas.get(rma.rma_id)
+        if stored is None:
+            raise FakeIntegrityError("foreign_key", "fk_returns", rma.rma_id)
+        self.s.rmas[rma.rma_id] = copy.deepcopy(rma)
+
+    def for_order(self, order_id: str) -> list[Rma]:
+        return [copy.deepcopy(r) for r in self.s.rmas.values() if r.order_id == order_id]
+
+    def search(self, *, status: Sequence[str] = (), customer_id: str | None = None,
+               account_code: str | None = None, limit: int = 100) -> list[Rma]:
+        found = [r for r in self.s.rmas.values() if (not status or r.status.value in status)
+                 and (customer_id is None or r.customer_id == customer_id)
+                 and (account_code is None or r.account_code == account_code)]
+        return [copy.deepcopy(r) for r in found][::-1][:limit]
+
+    # Reports over orders and returns are SQL's: tests of them run against SQLite and PostgreSQL.
+    def customer_history(self, customer_id: str, before: datetime) -> ReturnHistory:
+        raise NotImplementedError("the returns fake stores returns; history is tested in tests/integration")
+
+    def by_label(self, carrier: str, tracking_number: str) -> Rma | None:
+        return next((copy.deepcopy(r) for r in self.s.rmas.values()
+                     if r.label == {"carrier": carrier, "tracking_number": tracking_number}), None)
+
+    def active_policy(self) -> tuple[int, ReturnPolicy] | None:
+        if not self.s.return_policies:
+            return None
+        version = max(self.s.return_policies)
+        return version, self.s.return_policies[version]
+
+    def add_policy(self, version: int, policy: ReturnPolicy, actor: str, note: str, at: datetime) -> None:
+        self.s.return_policies[version] = policy
+
+    def replaced_by(self, order_id: str) -> list[str]:
+        return [r.order_id for r in self.s.rmas.values() if r.exchange_order_id == order_id]
+
+    def sku_demand(self, sku: str, since: datetime) -> dict[str, int]:
+        raise NotImplementedError("the returns fake stores returns; demand is tested in tests/integration")
+
+    def analytics(self, since: datetime) -> dict[str, list[dict[str, Any]]]:
+        raise NotImplementedError("the returns fake stores returns; analytics are tested in tests/integration")
+
+
 class FakeTrackingRepository(TrackingRepository):
     def __init__(self, store: FakeStore) -> None:
         self.s = store.state
@@ -979,6 +1042,7 @@ class FakeUnitOfWork(AbstractUnitOfWork):
         self.outbox = FakeOutboxWriter(self.store)
         self.routing = FakeRoutingRepository(self.store)
         self.tracking = FakeTrackingRepository(self.store)
+        self.returns = FakeReturnRepository(self.store)
 
     def _commit(self) -> None:
         assert self._snapshot is not None, "the unit of work is not open"

@@ -31,6 +31,7 @@ def fed(database_url: str) -> Iterator[tuple[App, TestClient, ChannelSimulator]]
         sim = ChannelSimulator(client, app.tracking.secret_for, seed=3, speed=50, fault_rate=0.2,
                                short_pick_rate=0.1, late_rate=0.3, emails=False, return_rate=0.6)
         sim.rng.seed(3)
+        sim.return_rng.seed(3)
         for _ in range(12):
             sim.step(arrivals=4)
             time.sleep(0.15)

@@ -31,8 +31,9 @@ from typing import Any
 
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import BaseMessage, HumanMessage, SystemMessage
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel
 
+from agents.returns.schema import Checklist, ConditionReading, DefectList
 from agents.text import clean
 from engine.domain.returns import Grade
 
@@ -40,40 +41,6 @@ MAX_NOTE = 2000
 FACTS = ("sealed", "signs_of_use", "cosmetic_damage", "works", "complete", "hygiene_seal_broken")
 # True is the bad reading for these; for `works`, `complete` and `sealed` False is.
 BAD_WHEN_TRUE = ("signs_of_use", "cosmetic_damage", "hygiene_seal_broken")
-
-
-class Checklist(BaseModel):
-    """What the inspector ticked at the bench (None: not checked)."""
-
-    model_config = ConfigDict(extra="forbid")
-    sealed: bool | None = None
-    signs_of_use: bool | None = None
-    cosmetic_damage: bool | None = None
-    works: bool | None = None
-    complete: bool | None = None
-    hygiene_seal_broken: bool | None = None
-
-
-class ConditionReading(BaseModel):
-    """Facts about a returned item (None: nothing said), as the keyword reader finds them."""
-
-    model_config = ConfigDict(extra="ignore")
-    sealed: bool | None = None
-    signs_of_use: bool | None = None
-    cosmetic_damage: bool | None = None
-    works: bool | None = None
-    complete: bool | None = None
-    hygiene_seal_broken: bool | None = None
-    defects: list[str] = Field(default_factory=list, max_length=10)
-
-
-class DefectList(BaseModel):
-    """What the model fills from the inspector's note."""
-
-    model_config = ConfigDict(extra="ignore")
-    defects: list[str] = Field(default_factory=list, max_length=10,
-                               description="each problem the note names, a few words each, in the note's words; "
-                                           "empty when it names none")
 
 
 _WORDS: dict[str, tuple[tuple[str, bool], ...]] = {

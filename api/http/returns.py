@@ -13,6 +13,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, Header, Query, Request, status
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt
 
+from agents.returns.schema import Checklist
 from api.http.auth import current_principal, forbidden, order_for, requires
 from api.http.deps import engine_app
 from engine.bootstrap import App
@@ -67,14 +68,9 @@ class ReceiptIn(BaseModel):
     close_short: StrictBool = Field(default=False, description="nothing more is coming: grade what arrived")
 
 
-class Inspection(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    sealed: StrictBool | None = None
-    signs_of_use: StrictBool | None = None
-    cosmetic_damage: StrictBool | None = None
-    works: StrictBool | None = None
-    complete: StrictBool | None = None
-    hygiene_seal_broken: StrictBool | None = None
+class Inspection(Checklist):
+    """The checklist the inspector ticked (each true, false or left out) and their own words."""
+
     note: str = Field(default="", max_length=2000, description="the inspector's own words")
 
 
@@ -231,7 +227,7 @@ def grade(rma_id: str, body: GradeIn, request: Request, app: EngineApp, who: War
     note = ""
     chosen = body.grade
     if body.inspection is not None:
-        from agents.returns.grader import Checklist, ConditionGrader
+        from agents.returns.grader import ConditionGrader
         from api.http.ops_chat import assistant_model
 
         grader = getattr(request.app.state, "condition_grader", None)

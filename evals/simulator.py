@@ -125,6 +125,7 @@ class ChannelSimulator:
         self.partners = {code: edi for code, _n, _t, _c, _s, edi, _d in ACCOUNTS}
         self.email_busy = threading.Lock()
         self.regular_customer = regular_customer  # a consumer who orders often (the demo's customer page)
+        self.stop = threading.Event()  # `run` hands in its own
         self.return_rate = return_rate
         # Its own random stream: whether and how customers return things never shifts the orders placed.
         self.return_rng = random.Random(f"orderloom-sim-returns:{seed}:{time.time_ns()}")
@@ -142,16 +143,20 @@ class ChannelSimulator:
             arrivals = self._poisson(self.rate * (now - self.last_step) / 60.0)
         self.last_step = now
         for _ in range(arrivals):
+            if self.stop.is_set():
+                return self.stats.to_dict()
             self._place_one()
-        self._warehouses(now)
-        self._carriers(now)
-        self._returns(now)
+        for phase in (self._warehouses, self._carriers, self._returns):
+            if self.stop.is_set():
+                return self.stats.to_dict()
+            phase(now)
         if now - self.last_replenish >= 30.0 / self.speed:
             self._replenish()
             self.last_replenish = now
         return self.stats.to_dict()
 
     def run(self, stop: threading.Event, every: float = 2.0) -> None:
+        self.stop = stop  # checked between calls, so a stop never waits for a whole round
         while not stop.is_set():
             try:
                 self.step()
@@ -268,10 +273,14 @@ class ChannelSimulator:
 
     def _warehouses(self, now: float) -> None:
         for order in self._orders("allocated"):
+            if self.stop.is_set():
+                return
             if self._due("allocated", order["order_id"], now, RELEASE_AFTER) \
                     and self.client.post(f"/orders/{order['order_id']}/release").status_code == 200:
                 self.stats.released += 1
         for order in self._orders("released"):
+            if self.stop.is_set():
+                return
             if self._due("released", order["order_id"], now, SHIP_AFTER):
                 self._ship(order["order_id"], now)
         live = {k for k in self.first_seen if k[0] in ("allocated", "released")}

@@ -42,7 +42,7 @@ from engine.domain.orders import Order, OrderLine, OrderStatus, StatusChange
 from engine.domain.returns import ReturnPolicy, Rma
 from engine.domain.routing import AuditEntry, DecisionOutcome, RoutingDecision
 from engine.domain.tracking import TROUBLE, TrackingUpdate
-from engine.returns.abuse import ReturnHistory
+from engine.returns.abuse import PastOrder, PastReturn, ReturnHistory
 from engine.services.messagebus import MessageBus
 from engine.services.ports import (
     IdempotencyRepository,
@@ -850,9 +850,28 @@ class FakeReturnRepository(ReturnRepository):
                  and (account_code is None or r.account_code == account_code)]
         return [copy.deepcopy(r) for r in found][::-1][:limit]
 
-    # Reports over orders and returns are SQL's: tests of them run against SQLite and PostgreSQL.
     def customer_history(self, customer_id: str, before: datetime) -> ReturnHistory:
-        raise NotImplementedError("the returns fake stores returns; history is tested in tests/integration")
+        orders = {o.order_id: o for o in self.s.orders.values()
+                  if o.customer_id == customer_id and o.placed_at < before and o.status is not OrderStatus.CANCELLED}
+        past_orders = [PastOrder(at=o.placed_at, units=sum(ln.quantity - ln.cancelled for ln in o.lines),
+                                 value=float(sum((ln.quantity - ln.cancelled) * ln.unit_price for ln in o.lines)),
+                                 ship_postal=o.ship_to.postal_code) for o in orders.values()]
+        past_returns = []
+        for r in self.s.rmas.values():
+            order = orders.get(r.order_id)
+            if order is None or r.created_at is None or r.created_at >= before or r.status.value in ("refused",
+                                                                                                      "cancelled"):
+                continue
+            graded = [ln for ln in r.lines if ln.grade is not None]
+            units = sum(ln.quantity for ln in r.lines)
+            past_returns.append(PastReturn(
+                at=r.created_at, units=units, value=float(sum(ln.unit_price * ln.quantity for ln in r.lines)),
+                reason=r.reason.value, from_postal=r.from_postal or order.ship_to.postal_code,
+                order_ship_postal=order.ship_to.postal_code,
+                whole_order=units == sum(ln.quantity - ln.cancelled for ln in order.lines),
+                graded_used=None if not graded else any(ln.grade.value in ("used", "damaged", "unsaleable")
+                                                        for ln in graded if ln.grade is not None)))
+        return ReturnHistory(orders=past_orders, returns=past_returns)
 
     def by_label(self, carrier: str, tracking_number: str) -> Rma | None:
         return next((copy.deepcopy(r) for r in self.s.rmas.values()
@@ -871,10 +890,51 @@ class FakeReturnRepository(ReturnRepository):
         return [r.order_id for r in self.s.rmas.values() if r.exchange_order_id == order_id]
 
     def sku_demand(self, sku: str, since: datetime) -> dict[str, int]:
-        raise NotImplementedError("the returns fake stores returns; demand is tested in tests/integration")
+        out: dict[str, int] = {}
+        for o in self.s.orders.values():
+            if o.placed_at >= since and o.status is not OrderStatus.CANCELLED and o.ship_to.postal_code[:3]:
+                units = sum(ln.quantity for ln in o.lines if ln.sku == sku)
+                if units:
+                    out[o.ship_to.postal_code[:3]] = out.get(o.ship_to.postal_code[:3], 0) + units
+        return out
 
     def analytics(self, since: datetime) -> dict[str, list[dict[str, Any]]]:
-        raise NotImplementedError("the returns fake stores returns; analytics are tested in tests/integration")
+        """Units shipped and returned by SKU, channel and segment, and returns by reason (as the SQL does)."""
+        def segment(o: Order) -> str:
+            if o.account_code and o.account_code in self.s.accounts:
+                return f"b2b:{self.s.accounts[o.account_code].tier.value}"
+            if o.customer_id and o.customer_id in self.s.customers:
+                return f"consumer:{self.s.customers[o.customer_id].tier.value}"
+            return "guest"
+
+        sold: dict[str, dict[str, int]] = {"sku": {}, "channel": {}, "segment": {}}
+        back: dict[str, dict[str, int]] = {"sku": {}, "channel": {}, "segment": {}, "reason": {}}
+        for o in self.s.orders.values():
+            for ln in o.lines if o.placed_at >= since else []:
+                for dim, key in (("sku", ln.sku), ("channel", o.channel), ("segment", segment(o))):
+                    sold[dim][key] = sold[dim].get(key, 0) + ln.shipped
+        for r in self.s.rmas.values():
+            order = self.s.orders.get(int(r.order_id))
+            if order is None or r.created_at is None or r.created_at < since or r.status.value in ("refused",
+                                                                                                     "cancelled"):
+                continue
+            arrived = any(h.to_status.value == "received" for h in r.history)
+            for ln in r.lines:
+                units = ln.received if arrived else ln.quantity
+                for dim, key in (("sku", ln.sku), ("channel", r.channel), ("segment", segment(order)),
+                                 ("reason", ln.reason.value)):
+                    back[dim][key] = back[dim].get(key, 0) + units
+        out: dict[str, list[dict[str, Any]]] = {}
+        for dim in ("sku", "channel", "segment"):
+            rows = [{"key": k, "sold": sold[dim].get(k, 0), "returned": back[dim].get(k, 0),
+                     "return_rate": round(back[dim].get(k, 0) / sold[dim][k], 4) if sold[dim].get(k) else None}
+                    for k in sorted((set(sold[dim]) | set(back[dim])) - {k for k, v in sold[dim].items()
+                                                                          if not v and k not in back[dim]})]
+            out[dim] = sorted(rows, key=lambda x: (-(x["return_rate"] or 0), -x["returned"], x["key"]))
+        total = sum(back["reason"].values())
+        out["reason"] = [{"key": k, "returned": v, "share": round(v / total, 4) if total else None}
+                         for k, v in sorted(back["reason"].items(), key=lambda kv: (-kv[1], kv[0]))]
+        return out
 
 
 class FakeTrackingRepository(TrackingRepository):

@@ -134,8 +134,9 @@ class SimulatorRunner:
         if self.thread is not None:
             self.thread.join(timeout=15)
         if self.simulator is not None:
-            # An email being read by the model finishes first (its thread must not outlive the process).
-            if self.simulator.email_busy.acquire(timeout=30):
+            # An email the API is still reading gets a moment; one cut short stays stored and is read again
+            # after the next start (`resume_unread_emails`), so Ctrl-C never waits for a slow model.
+            if self.simulator.email_busy.acquire(timeout=2):
                 self.simulator.email_busy.release()
             self.simulator.client.close()
         if self.key_id is not None:

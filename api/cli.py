@@ -784,6 +784,19 @@ def exceptions_dismiss(ctx: typer.Context, case_id: str, actor: ActorOption,
     _out().print(Text.assemble(("✓ ", "green"), "case ", (clean(result["case_id"]), "bold"), " dismissed"))
 
 
+def _line_units(line: list[str] | None) -> dict[int, int] | None:
+    """`--line LINE_NO=UNITS` options as {line_no: units}; None when none were given."""
+    if not line:
+        return None
+    out: dict[int, int] = {}
+    for k, v in _pairs(line, "--line").items():
+        if not k.isdigit() or not isinstance(v, int) or isinstance(v, bool):
+            raise _report_error(e.ValidationFailed("--line takes LINE_NO=UNITS", problems=[e.Problem(
+                "validation.format", "--line", f"{k}={v!r} is not LINE_NO=UNITS", "e.g. --line 1=2")]))
+        out[int(k)] = v
+    return out
+
+
 @returns_app.command("list")
 def returns_list(ctx: typer.Context,
                  status: Annotated[list[str] | None, typer.Option("--status", help="requested, label_issued, "
@@ -838,14 +851,8 @@ def returns_request(ctx: typer.Context, order_id: str,
                     exchange: Annotated[bool, typer.Option("--exchange", help="a replacement, not a refund")] = False,
                     actor: ActorOption = "cli", as_json: JsonFlag = False) -> None:
     """Open a return for ORDER_ID: checked against the policy, authorised with its label within it."""
-    lines = None
-    if line:
-        lines = []
-        for k, v in _pairs(line, "--line").items():
-            if not k.isdigit() or not isinstance(v, int) or isinstance(v, bool):
-                raise _report_error(e.ValidationFailed("--line takes LINE_NO=QUANTITY", problems=[e.Problem(
-                    "validation.format", "--line", f"{k}={v!r} is not LINE_NO=QUANTITY", "e.g. --line 1=2")]))
-            lines.append({"line_no": int(k), "quantity": v})
+    units = _line_units(line)
+    lines = None if units is None else [{"line_no": k, "quantity": v} for k, v in units.items()]
     with _running(ctx) as application:
         r = application.returns.request(order_id, lines, reason, requested_by=f"cli:{actor}",
                                         resolution="exchange" if exchange else "refund")
@@ -882,14 +889,7 @@ def returns_receive(ctx: typer.Context, rma_id: str, node: str, reference: str,
                                                                    "(repeatable); everything when left out")] = None,
                     short: Annotated[bool, typer.Option("--short", help="nothing more is coming")] = False) -> None:
     """The parcel arrived at NODE (REFERENCE: the receipt id; reported twice, counted once)."""
-    quantities = None
-    if line:
-        quantities = {}
-        for k, v in _pairs(line, "--line").items():
-            if not k.isdigit() or not isinstance(v, int) or isinstance(v, bool):
-                raise _report_error(e.ValidationFailed("--line takes LINE_NO=UNITS", problems=[e.Problem(
-                    "validation.format", "--line", f"{k}={v!r} is not LINE_NO=UNITS", "e.g. --line 1=1")]))
-            quantities[int(k)] = v
+    quantities = _line_units(line)
     with _running(ctx) as application:
         r = application.returns.receive(rma_id, node, reference, quantities, close_short=short)
     _out().print(Text.assemble(("✓ ", "green"), "return ", (clean(r["rma_id"]), "bold"), " ", clean(r["status"]),

@@ -96,13 +96,11 @@ def _mine(app: App, who: Principal, rma_id: str) -> dict[str, Any]:
     if not who.sees_every_order and not may_see_order(who, customer_id=rma["customer_id"],
                                                       account_code=rma["account_code"], channel=rma["channel"]):
         raise forbidden()
-    if not who.sees_every_order:  # the score and its evidence are for the person who decides, not the customer
-        for key in ("abuse_score", "abuse_evidence", "restock_plan", "case_id"):
-            rma.pop(key, None)
-    return rma
+    return _customer_view(who, rma)
 
 
 def _customer_view(who: Principal, rma: dict[str, Any]) -> dict[str, Any]:
+    """The score, its evidence and the restock plan are for the person who decides, not the customer."""
     if who.sees_every_order:
         return rma
     return {k: v for k, v in rma.items() if k not in ("abuse_score", "abuse_evidence", "restock_plan", "case_id",

@@ -1079,21 +1079,21 @@ def serve(ctx: typer.Context,
                        status_every=status_every, seed=seed)
         except RuntimeError as err:
             raise _fail(Text.assemble(("error ", "bold red"), ("serve.failed", "red"), ": ", clean(err))) from None
-    _exit_past_the_model_server()
+    _exit_past_native_threads()
 
 
-def _exit_past_the_model_server() -> None:
-    """The bundled llama.cpp server has no stop call, and at interpreter exit its destructor waits for any
-    generation still running (an email the simulator sent as Ctrl-C came): the process would hang after
-    "stopped cleanly". Everything is committed and closed by now, so end the process here."""
-    import sys
+def _exit_past_native_threads() -> None:
+    """End the process once `serve` has stopped cleanly, without the interpreter's own teardown.
 
-    from agents.llm.local import LocalModelServer
-
-    if LocalModelServer._instance is None:
-        return
+    Native libraries run threads Python cannot stop: the bundled llama.cpp server (it has no stop call; its
+    destructor waits for a generation still running, or it may still be loading the model), and ONNX Runtime
+    and Chroma under an email the API was reading when Ctrl-C came (stopping waits 2 s for it; the email is
+    stored and read again after the next start). Interpreter teardown with one of them mid-call hangs or
+    aborts (`terminate called without an active exception`, SIGABRT). Everything is committed and closed by
+    now, so the process ends here, with exit code 0."""
     import logging
     import os
+    import sys
 
     sys.stdout.flush()
     sys.stderr.flush()

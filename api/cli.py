@@ -911,6 +911,28 @@ def returns_grade(ctx: typer.Context, rma_id: str, line_no: int, grade: str, ref
                                clean(f"; refund {r['refund_amount']}") if r.get("refund_amount") else ""))
 
 
+@returns_app.command("settle-stalled")
+def returns_settle_stalled(ctx: typer.Context,
+                           minutes: Annotated[int, typer.Option("--older-than", min=0, max=10_080,
+                                                                help="minutes since the last line was graded")] = 1,
+                           as_json: JsonFlag = False) -> None:
+    """Refund or replace the returns left graded but unsettled (a stop between grading and settling). The
+    running server does this once a minute; settling twice changes nothing."""
+    from datetime import timedelta
+
+    with _running(ctx) as application:
+        rows = application.returns.settle_stalled(timedelta(minutes=minutes))
+    if as_json:
+        _echo_json(rows)
+        return
+    for r in rows:
+        _out().print(Text.assemble(("✓ ", "green"), "return ", (clean(r["rma_id"]), "bold"), " ", clean(r["status"]),
+                                   clean(f"; refund {r['refund_amount']}") if r.get("refund_amount") else "",
+                                   clean(f"; replacement {r['exchange_order_id']}") if r.get("exchange_order_id")
+                                   else ""))
+    _out().print(f"{len(rows)} stalled return(s) settled")
+
+
 @returns_app.command("policy")
 def returns_policy(ctx: typer.Context,
                    set_: Annotated[list[str] | None, typer.Option("--set", help="SETTING=VALUE (JSON values allowed), "

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -46,14 +47,24 @@ def attach_notifier(app: App) -> None:
         app._notifier_attached = True  # type: ignore[attr-defined]
 
 
-def _background(app: App, stop: threading.Event, every: float) -> None:
-    """Deliver outbox events (to the notifier and any other subscriber) and send due notifications."""
+def _background(app: App, stop: threading.Event, every: float, settle_every: float = 60.0) -> None:
+    """Deliver outbox events (to the notifier and any other subscriber) and send due notifications; once a
+    minute, settle the returns a stop left graded but unsettled."""
+    last_settle = time.monotonic()
     while not stop.wait(every):
         try:
             app.relay.pump()
             app.notifications.deliver_due()
         except Exception:  # the loop stays up; each failure is logged and retried next round
             log.exception("background delivery failed")
+        if time.monotonic() - last_settle >= settle_every:
+            last_settle = time.monotonic()
+            try:
+                for settled in app.returns.settle_stalled():
+                    log.info("settled a stalled return", extra={"rma_id": settled["rma_id"],
+                                                                 "status": settled["status"]})
+            except Exception:
+                log.exception("settling stalled returns failed")
 
 
 def create_api(app: App | None = None, *, intake_model: Any = None, ops_model: Any = None,

@@ -245,6 +245,19 @@ class ReturnsDesk:
             self.place_replacement(new_id)
         return out
 
+    def settle_stalled(self, older_than: timedelta = timedelta(minutes=1), limit: int = 100) -> list[dict[str, Any]]:
+        """Settle the returns left graded but unsettled: every line was disposed, then the process stopped
+        before the refund or the replacement (grading and settling are separate transactions).
+
+        Only those disposed more than `older_than` ago, so a grade whose own settlement is still running is
+        left to it. Settling is idempotent (the refund and the replacement order carry fixed keys), so a
+        return settled meanwhile is answered as it is."""
+        with self.uow_factory(readonly=True) as uow:
+            cutoff = uow.now() - older_than
+            stalled = [r.rma_id for r in uow.returns.search(status=[RmaStatus.DISPOSED.value], limit=1000)
+                       if r.history and r.history[-1].at <= cutoff]
+        return [self.settle(rma_id) for rma_id in sorted(stalled)[:max(1, limit)]]
+
     # -- reading --------------------------------------------------------------------------------------
     def get(self, rma_id: str) -> dict[str, Any]:
         with self.uow_factory(readonly=True) as uow:

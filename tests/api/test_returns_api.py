@@ -263,3 +263,33 @@ def test_a_buyer_sees_the_accounts_returns_and_no_one_elses(world: tuple[TestCli
     assert [x["rma_id"] for x in listed] == [theirs["rma_id"]] and "abuse_score" not in listed[0]
     assert http.get(f"/returns/{anns['rma_id']}", headers=buyer).status_code == 403
     assert http.get(f"/returns/{theirs['rma_id']}", headers=buyer).json()["account_code"] == "ACME"
+
+
+def test_the_servers_background_loop_settles_a_return_a_stop_left_graded(
+        world: tuple[TestClient, App, dict[str, str]]) -> None:
+    import threading
+
+    from api.http.app import _background
+
+    http, app, ids = world
+    rma = _ask(http, app, ids["a"], {"reason_text": "changed my mind"}).json()
+    app.returns.receive(rma["rma_id"], rma["restock_node"], "RCV-1", None)
+    for line_no in (1, 2):  # graded, then the process stopped before the refund
+        app.bus.handle(c.GradeReturnLine(rma_id=rma["rma_id"], line_no=line_no, grade="new", reference=f"G-{line_no}"))
+    assert app.returns.get(rma["rma_id"])["status"] == "disposed"
+    clock = app.clock
+    assert isinstance(clock, StepClock)
+    clock.advance(120)
+    stop = threading.Event()
+    loop = threading.Thread(target=_background, args=(app, stop, 0.01), kwargs={"settle_every": 0.0})
+    loop.start()
+    try:
+        for _ in range(500):
+            if app.returns.get(rma["rma_id"])["status"] == "closed":
+                break
+            stop.wait(0.01)
+    finally:
+        stop.set()
+        loop.join(timeout=10)
+    done = app.returns.get(rma["rma_id"])
+    assert done["status"] == "closed" and done["refund_amount"] == "60.00", done

@@ -74,6 +74,26 @@ def test_a_return_from_the_command_line(url: str) -> None:
     assert unknown.exit_code != 0 and "return.unknown" in unknown.output
 
 
+def test_a_return_left_graded_by_a_stop_is_settled_from_the_command_line(url: str) -> None:
+    order_id = delivered(url)
+    asked = orderloom(url, "returns", "request", order_id, "--reason", "changed my mind", "--json")
+    rma = json.loads(asked.stdout)
+    assert orderloom(url, "returns", "receive", rma["rma_id"], rma["restock_node"], "RCV-1").exit_code == 0
+    app = bootstrap(database_url=url, migrate=False)
+    try:  # the grade commits; the process stops before the refund
+        app.bus.handle(c.GradeReturnLine(rma_id=rma["rma_id"], line_no=1, grade="new", reference="GRD-1"))
+    finally:
+        app.close()
+    young = orderloom(url, "returns", "settle-stalled")
+    assert young.exit_code == 0 and "0 stalled return(s) settled" in young.output, young.output
+    settled = orderloom(url, "returns", "settle-stalled", "--older-than", "0")
+    assert settled.exit_code == 0 and rma["rma_id"] in settled.output and "closed" in settled.output
+    assert "refund" in settled.output and "1 stalled return(s) settled" in settled.output
+    assert "0 stalled" in orderloom(url, "returns", "settle-stalled", "--older-than", "0").output
+    bad = orderloom(url, "returns", "settle-stalled", "--older-than", "-1")
+    assert bad.exit_code != 0
+
+
 def test_the_return_policy_from_the_command_line(url: str) -> None:
     shown = orderloom(url, "returns", "policy")
     assert shown.exit_code == 0 and "version 0" in shown.output and "default_window_days" in shown.output

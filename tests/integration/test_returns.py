@@ -227,6 +227,37 @@ def test_a_short_receipt_refunds_what_arrived_and_an_exchange_places_the_replace
     assert ex["exchange_order_id"] == closed["exchange_order_id"]
 
 
+def test_a_stop_between_grading_and_settling_is_settled_later_once(shop: App) -> None:
+    clock = shop.clock
+    assert isinstance(clock, StepClock)
+    refund_order = delivered_order(shop, "W-8", {"SKU-A": 1})
+    swap_order = delivered_order(shop, "W-9", {"SKU-B": 1})
+    refund = shop.returns.request(refund_order, None, "too big", requested_by="customer:ann")
+    swap = shop.returns.request(swap_order, None, "arrived damaged", requested_by="customer:ann",
+                                resolution="exchange")
+    for r, ref in ((refund, "R"), (swap, "X")):
+        shop.returns.receive(r["rma_id"], r["restock_node"], f"RCV-{ref}", None)
+        # the grade commits, then the process stops before the desk settles it
+        graded = shop.bus.handle(c.GradeReturnLine(rma_id=r["rma_id"], line_no=1, grade="new", reference=f"GRD-{ref}"))
+        assert graded["status"] == "disposed"
+    assert shop.returns.settle_stalled() == []  # a grade this young may still be settling itself
+    clock.advance(120)
+    settled = {r["rma_id"]: r for r in shop.returns.settle_stalled()}
+    assert set(settled) == {refund["rma_id"], swap["rma_id"]}
+    assert settled[refund["rma_id"]]["status"] == "closed" and settled[refund["rma_id"]]["refund_amount"] == "20.00"
+    replacement_id = settled[swap["rma_id"]]["exchange_order_id"]
+    with shop.uow(readonly=True) as uow:
+        replacement = uow.orders.get(replacement_id)
+    assert replacement is not None and replacement.status.value == "allocated"  # screened and routed
+    clock.advance(120)
+    assert shop.returns.settle_stalled() == []
+    assert [x["rma_id"] for x in events(shop, "return.refunded")] == [refund["rma_id"]]
+    assert [x["exchange_order_id"] for x in events(shop, "return.exchanged")] == [replacement_id]
+    # a redelivered grade afterwards changes nothing either
+    assert shop.returns.grade(refund["rma_id"], 1, "new", "GRD-R")["replayed"] is True
+    assert len(events(shop, "return.refunded")) == 1
+
+
 def test_return_rates_by_sku_channel_reason_and_segment(shop: App) -> None:
     first = delivered_order(shop, "W-8", {"SKU-A": 2, "SKU-B": 2})
     delivered_order(shop, "W-9", {"SKU-A": 2})

@@ -849,13 +849,22 @@ def returns_request(ctx: typer.Context, order_id: str,
                     line: Annotated[list[str] | None, typer.Option("--line", help="LINE_NO=QUANTITY (repeatable); "
                                                                    "every shipped unit when left out")] = None,
                     exchange: Annotated[bool, typer.Option("--exchange", help="a replacement, not a refund")] = False,
+                    exchange_for: Annotated[list[str] | None, typer.Option(
+                        "--exchange-for", help="LINE_NO=SKU (repeatable): send another size or colour of the same "
+                        "price instead (implies --exchange)")] = None,
                     actor: ActorOption = "cli", as_json: JsonFlag = False) -> None:
     """Open a return for ORDER_ID: checked against the policy, authorised with its label within it."""
     units = _line_units(line)
     lines = None if units is None else [{"line_no": k, "quantity": v} for k, v in units.items()]
+    swaps = _pairs(exchange_for, "--exchange-for")
+    if any(not k.isdigit() for k in swaps):
+        raise _report_error(e.ValidationFailed("--exchange-for takes LINE_NO=SKU", problems=[e.Problem(
+            "validation.format", "--exchange-for", f"{k}={v!r} is not LINE_NO=SKU", "e.g. --exchange-for 1=APP-0002")
+            for k, v in swaps.items() if not k.isdigit()]))
     with _running(ctx) as application:
         r = application.returns.request(order_id, lines, reason, requested_by=f"cli:{actor}",
-                                        resolution="exchange" if exchange else "refund")
+                                        resolution="exchange" if exchange or swaps else "refund",
+                                        exchange_skus={int(k): v for k, v in swaps.items()} or None)
     if as_json:
         _echo_json(r)
         return
@@ -908,7 +917,9 @@ def returns_grade(ctx: typer.Context, rma_id: str, line_no: int, grade: str, ref
     _out().print(Text.assemble(("✓ ", "green"), "return ", (clean(r["rma_id"]), "bold"), " ", clean(r["status"]),
                                clean(f"; line {line_no} {line.get('grade', '')} -> {line.get('disposition', '')}"),
                                clean(f", restocked at {r['restocked_at']}") if r.get("restocked_at") else "",
-                               clean(f"; refund {r['refund_amount']}") if r.get("refund_amount") else ""))
+                               clean(f"; refund {r['refund_amount']}") if r.get("refund_amount") else "",
+                               clean(f"; replacement order {r['exchange_order_id']}") if r.get("exchange_order_id")
+                               else ""))
 
 
 @returns_app.command("settle-stalled")
@@ -928,8 +939,8 @@ def returns_settle_stalled(ctx: typer.Context,
     for r in rows:
         _out().print(Text.assemble(("✓ ", "green"), "return ", (clean(r["rma_id"]), "bold"), " ", clean(r["status"]),
                                    clean(f"; refund {r['refund_amount']}") if r.get("refund_amount") else "",
-                                   clean(f"; replacement {r['exchange_order_id']}") if r.get("exchange_order_id")
-                                   else ""))
+                                   clean(f"; replacement order {r['exchange_order_id']}")
+                                   if r.get("exchange_order_id") else ""))
     _out().print(f"{len(rows)} stalled return(s) settled")
 
 

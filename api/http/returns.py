@@ -41,6 +41,9 @@ class ReturnLineIn(BaseModel):
     line_no: StrictInt = Field(ge=1, le=10_000)
     quantity: StrictInt = Field(ge=1, le=1_000_000)
     reason: ReasonName | None = Field(default=None, description="omit to read it from `reason_text`")
+    exchange_sku: str | None = Field(default=None, max_length=64,
+                                     description="exchanges only: another size or colour (same category, same "
+                                                 "price) to send instead; omit for the same SKU")
 
 
 class ReturnIn(BaseModel):

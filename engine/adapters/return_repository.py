@@ -95,7 +95,8 @@ class SqlReturnRepository(ReturnRepository):
         return {"rma_id": rma_id, "line_no": ln.line_no, "sku": ln.sku, "quantity": ln.quantity,
                 "reason": ln.reason.value, "unit_price": ln.unit_price, "received": ln.received,
                 "grade": ln.grade.value if ln.grade else None,
-                "disposition": ln.disposition.value if ln.disposition else None, "note": ln.note[:1000]}
+                "disposition": ln.disposition.value if ln.disposition else None, "note": ln.note[:1000],
+                "exchange_sku": ln.exchange_sku}
 
     # -- reading
     def get(self, rma_id: str, *, for_update: bool = False) -> Rma | None:
@@ -138,7 +139,8 @@ class SqlReturnRepository(ReturnRepository):
                 line_no=ln["line_no"], sku=ln["sku"], quantity=ln["quantity"], reason=ReturnReason(ln["reason"]),
                 unit_price=Decimal(ln["unit_price"]).quantize(Decimal("0.01")), received=ln["received"],
                 grade=Grade(ln["grade"]) if ln["grade"] else None,
-                disposition=Disposition(ln["disposition"]) if ln["disposition"] else None, note=ln["note"]))
+                disposition=Disposition(ln["disposition"]) if ln["disposition"] else None, note=ln["note"],
+                exchange_sku=ln["exchange_sku"]))
         history: dict[str, list[RmaChange]] = {i: [] for i in ids}
         for h in self.conn.execute(select(t.return_history).where(_H.rma_id.in_(ids))
                                    .order_by(_H.rma_id, _H.id)).mappings():

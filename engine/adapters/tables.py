@@ -656,6 +656,7 @@ return_lines = Table(
     Column("grade", String(16), nullable=True),
     Column("disposition", String(24), nullable=True),
     Column("note", String(1000), nullable=False, default=""),
+    Column("exchange_sku", String(64), nullable=True),
     CheckConstraint("quantity > 0", name="quantity_positive"),
     CheckConstraint("received >= 0 AND received <= quantity", name="received_within_quantity"),
 )

@@ -603,6 +603,7 @@ class ReturnLineRequest:
     line_no: int
     quantity: int
     reason: str  # a ReturnReason value
+    exchange_sku: str | None = None  # an exchange for another variant (size, colour) at the same price
 
 
 @dataclass(frozen=True, kw_only=True)

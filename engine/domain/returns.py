@@ -165,6 +165,11 @@ class ReturnLine:
     grade: Grade | None = None
     disposition: Disposition | None = None
     note: str = ""
+    exchange_sku: str | None = None  # what an exchange sends instead (another size or colour); None: the same
+
+    @property
+    def replacement_sku(self) -> str:
+        return self.exchange_sku or self.sku
 
 
 @dataclass(frozen=True)

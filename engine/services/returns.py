@@ -14,6 +14,7 @@ The desk only orchestrates: every change is a command on the bus (engine/service
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Callable, Sequence
 from datetime import timedelta
@@ -58,10 +59,14 @@ class ReturnsDesk:
     # -- asking ---------------------------------------------------------------------------------------
     def request(self, order_id: str, lines: Sequence[dict[str, Any]] | None, reason_text: str, *,
                 requested_by: str, resolution: str = "refund", from_postal: str = "",
-                authorised_by: str | None = None, idempotency_key: str | None = None) -> dict[str, Any]:
-        """Open a return. `lines` [{line_no, quantity, reason?}]; None asks for every shipped unit not already
-        on a return. A line without a reason takes the one read from the customer's words. `authorised_by`:
-        a person already decided (an approved proposal), so the return is authorised whatever the score."""
+                authorised_by: str | None = None, idempotency_key: str | None = None,
+                exchange_skus: dict[int, str] | None = None) -> dict[str, Any]:
+        """Open a return. `lines` [{line_no, quantity, reason?, exchange_sku?}]; None asks for every shipped unit
+        not already on a return. `exchange_sku` (exchanges only): another variant of the same category at the
+        same catalog price, sent instead of the returned SKU; `exchange_skus` {line_no: sku} says the same for
+        lines given or left out (every shipped unit). A line without a reason takes the one read from the
+        customer's words. `authorised_by`: a person already decided (an approved proposal), so the return is
+        authorised whatever the score."""
         text = str(reason_text or "")[:500]
         default_reason = reason_from_text(text)
         with self.uow_factory(readonly=True) as uow:
@@ -70,6 +75,8 @@ class ReturnsDesk:
                 raise e.UnknownOrder(f"order {str(order_id)[:40]!r} not found", order_id=str(order_id)[:40])
             facts = order_line_facts(uow, order.order_id)
             wanted = self._wanted(lines, facts, default_reason)
+            if exchange_skus:
+                wanted = _with_exchanges(wanted, exchange_skus)
             now = uow.now()
             skus = {f.line_no: f.sku for f in facts}
             price = {f.line_no: f.unit_price for f in facts}
@@ -124,7 +131,8 @@ class ReturnsDesk:
                     "return.line_invalid", f"lines[{i}]", "not an object", "send {line_no, quantity, reason}")])
             reason = ln.get("reason")
             out.append(c.ReturnLineRequest(line_no=ln.get("line_no"), quantity=ln.get("quantity"),  # type: ignore[arg-type]
-                                           reason=str(reason) if reason else default.value))
+                                           reason=str(reason) if reason else default.value,
+                                           exchange_sku=ln.get("exchange_sku")))
         return out
 
     def _decide(self, rma: dict[str, Any], score: float | None, evidence: list[dict[str, object]] | None
@@ -235,7 +243,7 @@ class ReturnsDesk:
             channel=order.channel, external_id=f"EXCHANGE-{rma_id}", customer_id=order.customer_id,
             account_code=order.account_code, ship_to=order.ship_to.to_dict(), currency=order.currency,
             notes=f"replacement for return {rma_id} of order {order.order_id}",
-            lines=tuple(c.NewOrderLine(sku=ln.sku, quantity=ln.received, unit_price=ln.unit_price)
+            lines=tuple(c.NewOrderLine(sku=ln.replacement_sku, quantity=ln.received, unit_price=ln.unit_price)
                         for ln in sellable),
             idempotency_key=f"return:{rma_id}:exchange-order"))
         new_id = str(placed["order_id"])
@@ -354,6 +362,17 @@ class ReturnsDesk:
                 if current is None or lane.brackets[0][1] < current[0][1]:
                     cards[lane.zone] = list(lane.brackets)
         return cards
+
+
+def _with_exchanges(wanted: list[c.ReturnLineRequest], exchange_skus: dict[int, str]) -> list[c.ReturnLineRequest]:
+    on_return = {w.line_no for w in wanted}
+    missing = sorted(str(n)[:10] for n in exchange_skus if n not in on_return)
+    if missing:
+        raise e.ValidationFailed("an exchange names a line that is not being returned", problems=[Problem(
+            "return.exchange_line_missing", f"exchange_skus.{n}", f"line {n} is not on this return",
+            "return the line too, or leave its exchange out") for n in missing])
+    return [dataclasses.replace(w, exchange_sku=exchange_skus[w.line_no]) if w.line_no in exchange_skus else w
+            for w in wanted]
 
 
 def _price(cards: dict[int, list[tuple[float, float]]], zone: int, pounds: int) -> float:

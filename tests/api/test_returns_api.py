@@ -5,6 +5,7 @@ input is refused naming the field."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -143,7 +144,10 @@ def test_hostile_return_requests_are_refused_and_store_nothing(world: tuple[Test
     http, app, ids = world
     for body in ({"lines": [{"line_no": 1, "quantity": 99}]}, {"lines": [{"line_no": "1", "quantity": 1}]},
                  {"lines": []}, {"lines": [{"line_no": 1, "quantity": 1, "reason": "<script>"}]},
-                 {"reason_text": "x" * 501}, {"resolution": "store_credit"}, {"unknown": True}):
+                 {"reason_text": "x" * 501}, {"resolution": "store_credit"}, {"unknown": True},
+                 {"resolution": "exchange", "lines": [{"line_no": 1, "quantity": 1, "exchange_sku": "S" * 65}]},
+                 {"resolution": "exchange", "lines": [{"line_no": 1, "quantity": 1, "exchange_sku": ["SKU-B"]}]},
+                 {"lines": [{"line_no": 1, "quantity": 1, "exchange_sku": "SKU-B"}]}):
         response = _ask(http, app, ids["a"], body)
         assert response.status_code == 422, (body, response.text)
     assert http.get("/returns", headers=headers(app)).json() == {"returns": []}
@@ -293,3 +297,21 @@ def test_the_servers_background_loop_settles_a_return_a_stop_left_graded(
         loop.join(timeout=10)
     done = app.returns.get(rma["rma_id"])
     assert done["status"] == "closed" and done["refund_amount"] == "60.00", done
+
+
+def test_an_exchange_for_another_variant_over_the_api(world: tuple[TestClient, App, dict[str, str]]) -> None:
+    http, app, ids = world
+    app.bus.handle(c.UpsertSku(sku="SKU-D", name="Item SKU-D", category="home", unit_price=Decimal("25"),
+                               weight_kg=Decimal("1")))
+    dearer = _ask(http, app, ids["a"], {"resolution": "exchange", "reason_text": "too small",
+                                        "lines": [{"line_no": 1, "quantity": 1, "exchange_sku": "SKU-D"}]})
+    assert dearer.status_code == 422
+    [problem] = dearer.json()["problems"]
+    assert problem["field"] == "lines[0].exchange_sku" and problem["code"] == "return.exchange_price_differs"
+    assert "SKU-D costs 25.00" in problem["message"]
+    made = _ask(http, app, ids["a"], {"resolution": "exchange", "reason_text": "too small",
+                                      "lines": [{"line_no": 1, "quantity": 1, "exchange_sku": "SKU-C"}]})
+    assert made.status_code == 201, made.text
+    assert made.json()["lines"][0]["exchange_sku"] == "SKU-C"
+    page = http.get("/ui/returns", headers=headers(app)).text
+    assert "SKU-A ⇄ SKU-C" in page

@@ -31,11 +31,11 @@ def url(seeded: Path, tmp_path: Path) -> str:
     return f"sqlite:///{path}"
 
 
-def delivered(url: str) -> str:
+def delivered(url: str, sku: str = "HOM-0001") -> str:
     app = bootstrap(database_url=url, migrate=False)
     try:
         placed = app.bus.handle(c.PlaceOrder(channel="web", external_id="W-RET-1", customer_id="CUST-0042",
-                                             ship_to=CHICAGO, lines=(c.NewOrderLine("HOM-0001", 2),)))
+                                             ship_to=CHICAGO, lines=(c.NewOrderLine(sku, 2),)))
         order_id = str(placed["order_id"])
         app.exceptions.process(order_id)
         with app.uow(readonly=True) as uow:
@@ -92,6 +92,32 @@ def test_a_return_left_graded_by_a_stop_is_settled_from_the_command_line(url: st
     assert "0 stalled" in orderloom(url, "returns", "settle-stalled", "--older-than", "0").output
     bad = orderloom(url, "returns", "settle-stalled", "--older-than", "-1")
     assert bad.exit_code != 0
+
+
+def test_an_exchange_for_another_size_from_the_command_line(url: str) -> None:
+    order_id = delivered(url, "APP-0002")  # Northwind Crew Neck Tee, Heather Grey, S
+    hoodie = orderloom(url, "returns", "request", order_id, "--reason", "too small", "--exchange-for", "1=APP-0026")
+    assert hoodie.exit_code != 0 and "return.exchange_not_like_for_like" in hoodie.output, hoodie.output
+    assert "another size or colour" in hoodie.output
+    bad = orderloom(url, "returns", "request", order_id, "--exchange-for", "first=APP-0003")
+    assert bad.exit_code != 0 and "--exchange-for" in bad.output
+    asked = orderloom(url, "returns", "request", order_id, "--reason", "too small", "--line", "1=1",
+                      "--exchange-for", "1=APP-0003", "--json")  # the same tee in M
+    assert asked.exit_code == 0, asked.output
+    rma = json.loads(asked.stdout)
+    assert rma["resolution"] == "exchange" and rma["lines"][0]["exchange_sku"] == "APP-0003"
+    assert orderloom(url, "returns", "receive", rma["rma_id"], rma["restock_node"], "RCV-1").exit_code == 0
+    graded = orderloom(url, "returns", "grade", rma["rma_id"], "1", "new", "GRD-1")
+    assert graded.exit_code == 0 and "closed" in graded.output and "replacement order" in graded.output, graded.output
+    app = bootstrap(database_url=url, migrate=False)
+    try:
+        done = app.returns.get(rma["rma_id"])
+        with app.uow(readonly=True) as uow:
+            replacement = uow.orders.get(done["exchange_order_id"])
+    finally:
+        app.close()
+    assert done["status"] == "closed" and replacement is not None
+    assert [(ln.sku, ln.quantity) for ln in replacement.lines] == [("APP-0003", 1)]
 
 
 def test_the_return_policy_from_the_command_line(url: str) -> None:

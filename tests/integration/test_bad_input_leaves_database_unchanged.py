@@ -152,6 +152,12 @@ CASES = [
          "resolution"),
     case("return-huge-text", ret("shipped", customer_text=HUGE_TEXT), "validation.failed", "customer_text"),
     case("return-no-lines", lambda w: c.RequestReturn(order_id=w.shipped, lines=()), "validation.failed", "lines"),
+    case("return-refund-with-exchange-sku", lambda w: c.RequestReturn(order_id=w.shipped, lines=(
+        c.ReturnLineRequest(line_no=1, quantity=1, reason="defective", exchange_sku="SKU-1"),)),
+        "validation.failed", "lines[0].exchange_sku"),
+    case("return-exchange-hostile-sku", lambda w: c.RequestReturn(order_id=w.shipped, resolution="exchange", lines=(
+        c.ReturnLineRequest(line_no=1, quantity=1, reason="defective", exchange_sku=SQL),)),
+        "catalog.unknown_sku", "lines[0].exchange_sku"),
     case("return-unknown-restock-node", ret("shipped", restock_node="NOPE"), "network.unknown_node",
          "restock_node"),
     case("receive-unknown-return", lambda w: c.ReceiveReturn(rma_id="RMA-NOPE", node="DC-1", reference="R",

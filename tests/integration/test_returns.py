@@ -227,6 +227,50 @@ def test_a_short_receipt_refunds_what_arrived_and_an_exchange_places_the_replace
     assert ex["exchange_order_id"] == closed["exchange_order_id"]
 
 
+def test_an_exchange_sends_another_variant_at_the_same_price_and_refuses_anything_else(shop: App) -> None:
+    shop.bus.handle(c.UpsertSku(sku="SKU-D", name="Item SKU-D", category="home", unit_price=Decimal("25"),
+                                weight_kg=Decimal("1")))
+    shop.bus.handle(c.UpsertSku(sku="SKU-E", name="Item SKU-E", category="garden", unit_price=Decimal("20"),
+                                weight_kg=Decimal("1")))
+    shop.bus.handle(c.ReceiveStock(sku="SKU-C", node="DC-EAST", quantity=5, reference="opening"))
+    order_id = delivered_order(shop, "W-V1", {"SKU-A": 1, "SKU-B": 1})
+    before = snapshot(shop.engine)
+    refusals = {
+        "SKU-D": "return.exchange_price_differs", "SKU-E": "return.exchange_not_like_for_like",
+        "SKU-NOPE": "catalog.unknown_sku", "x'; DROP TABLE returns; --": "catalog.unknown_sku",
+    }
+    for wanted, code in refusals.items():
+        with pytest.raises((e.ValidationFailed, e.UnknownSku)) as caught:
+            shop.returns.request(order_id, [{"line_no": 1, "quantity": 1, "exchange_sku": wanted}], "too small",
+                                 requested_by="customer:ann", resolution="exchange")
+        [problem] = caught.value.problems
+        assert (problem.code, problem.field) == (code, "lines[0].exchange_sku"), problem
+    with pytest.raises(e.ValidationFailed) as refund:  # a refund sends nothing back
+        shop.returns.request(order_id, [{"line_no": 1, "quantity": 1, "exchange_sku": "SKU-C"}], "too small",
+                             requested_by="customer:ann")
+    assert refund.value.problems[0].code == "return.exchange_sku_unexpected"
+    with pytest.raises(e.ValidationFailed) as stray:
+        shop.returns.request(order_id, [{"line_no": 1, "quantity": 1}], "too small", requested_by="customer:ann",
+                             resolution="exchange", exchange_skus={2: "SKU-C", 9: "SKU-C"})
+    assert {p.field for p in stray.value.problems} == {"exchange_skus.2", "exchange_skus.9"}
+    assert snapshot(shop.engine) == before  # nothing was stored by any of them
+
+    rma = shop.returns.request(order_id, None, "too small", requested_by="customer:ann", resolution="exchange",
+                               exchange_skus={1: "SKU-C"})
+    assert [(ln["sku"], ln["exchange_sku"]) for ln in rma["lines"]] == [("SKU-A", "SKU-C"), ("SKU-B", None)]
+    shop.returns.receive(rma["rma_id"], rma["restock_node"], "RCV-V", None)
+    shop.returns.grade(rma["rma_id"], 1, "new", "GRD-V1")
+    closed = shop.returns.grade(rma["rma_id"], 2, "new", "GRD-V2")
+    assert closed["status"] == "closed"
+    with shop.uow(readonly=True) as uow:
+        replacement = uow.orders.get(closed["exchange_order_id"])
+    assert replacement is not None and replacement.status.value == "allocated"
+    assert sorted((ln.sku, ln.quantity, ln.unit_price) for ln in replacement.lines) == [
+        ("SKU-B", 1, Decimal("20")), ("SKU-C", 1, Decimal("20"))]
+    [requested] = events(shop, "return.requested")
+    assert requested["lines"][0]["exchange_sku"] == "SKU-C"
+
+
 def test_a_stop_between_grading_and_settling_is_settled_later_once(shop: App) -> None:
     clock = shop.clock
     assert isinstance(clock, StepClock)

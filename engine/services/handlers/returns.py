@@ -46,6 +46,7 @@ from engine.services.handlers.checks import (
     new_id,
     node_problem,
     raise_if_any,
+    sku_problem,
     text_problem,
 )
 from engine.services.handlers.inventory import _move
@@ -97,7 +98,8 @@ def rma_view(rma: Rma) -> dict[str, Any]:
             "lines": [{"line_no": ln.line_no, "sku": ln.sku, "quantity": ln.quantity, "reason": ln.reason.value,
                        "unit_price": str(ln.unit_price), "received": ln.received,
                        "grade": ln.grade.value if ln.grade else None,
-                       "disposition": ln.disposition.value if ln.disposition else None} for ln in rma.lines],
+                       "disposition": ln.disposition.value if ln.disposition else None,
+                       "exchange_sku": ln.exchange_sku} for ln in rma.lines],
             "history": [{"at": h.at.isoformat(), "from": h.from_status.value if h.from_status else None,
                          "to": h.to_status.value, "reason": h.reason} for h in rma.history]}
 
@@ -157,6 +159,7 @@ def request_return(cmd: c.RequestReturn, uow: AbstractUnitOfWork) -> dict[str, A
         if p:
             problems.append(p)
     requested: list[RequestedLine] = []
+    exchange_for: dict[int, tuple[str, str]] = {}  # line_no -> (field, the SKU sent instead)
     for i, ln in enumerate(cmd.lines if isinstance(cmd.lines, tuple) else ()):
         field = f"lines[{i}]"
         if not isinstance(ln, c.ReturnLineRequest) or isinstance(ln.line_no, bool) or not isinstance(ln.line_no, int):
@@ -170,6 +173,15 @@ def request_return(cmd: c.RequestReturn, uow: AbstractUnitOfWork) -> dict[str, A
         assert reason is not None
         qty = ln.quantity if isinstance(ln.quantity, int) and not isinstance(ln.quantity, bool) else -1
         requested.append(RequestedLine(ln.line_no, qty, reason))
+        if ln.exchange_sku is not None:
+            if resolution is not Resolution.EXCHANGE:
+                problems.append(Problem("return.exchange_sku_unexpected", f"{field}.exchange_sku",
+                                        "only an exchange sends something back instead",
+                                        "ask for resolution exchange, or leave exchange_sku out"))
+            elif (p := sku_problem(uow, f"{field}.exchange_sku", ln.exchange_sku)) is not None:
+                problems.append(p)
+            else:
+                exchange_for[ln.line_no] = (f"{field}.exchange_sku", ln.exchange_sku)
     raise_if_any(problems, "the return request is invalid")
     if order.status is OrderStatus.CANCELLED:
         raise e.ReturnNotEligible(f"order {order.order_id} was cancelled: there is nothing to return",
@@ -187,9 +199,13 @@ def request_return(cmd: c.RequestReturn, uow: AbstractUnitOfWork) -> dict[str, A
     if cmd.restock_node is not None:
         raise_if_any([p for p in [node_problem(uow, "restock_node", cmd.restock_node)] if p])
     by_line = {f.line_no: f for f in facts}
+    raise_if_any([p for r in verdict.eligible if r.line_no in exchange_for
+                  for p in [_like_for_like(uow, *exchange_for[r.line_no], by_line[r.line_no].sku)] if p],
+                 "the exchange cannot be made")
     rma_id = "RMA-" + new_id()[:12].upper()
     lines = [ReturnLine(line_no=r.line_no, sku=by_line[r.line_no].sku, quantity=r.quantity, reason=r.reason,
-                        unit_price=by_line[r.line_no].unit_price.quantize(Decimal("0.01")))
+                        unit_price=by_line[r.line_no].unit_price.quantize(Decimal("0.01")),
+                        exchange_sku=_other(exchange_for.get(r.line_no), by_line[r.line_no].sku))
              for r in verdict.eligible]
     rma = Rma(rma_id=rma_id, order_id=order.order_id, channel=order.channel, customer_id=order.customer_id,
               account_code=order.account_code, lines=lines, resolution=resolution, created_at=now,
@@ -203,9 +219,47 @@ def request_return(cmd: c.RequestReturn, uow: AbstractUnitOfWork) -> dict[str, A
     uow.emit(ReturnRequested(rma_id=rma_id, order_id=order.order_id, resolution=resolution.value,
                              restock_node=rma.restock_node, abuse_score=rma.abuse_score,
                              lines=tuple({"line_no": ln.line_no, "sku": ln.sku, "quantity": ln.quantity,
-                                          "reason": ln.reason.value} for ln in lines)))
+                                          "reason": ln.reason.value, "exchange_sku": ln.exchange_sku}
+                                         for ln in lines)))
     _status_event(rma, rma.history[0], uow)
     return {**rma_view(rma), "refusals": [p.to_dict() for p in verdict.refusals]}
+
+
+VARIANT_OF = ("brand", "product")  # catalog attributes a size or colour variant shares
+
+
+def _like_for_like(uow: AbstractUnitOfWork, field: str, wanted: str, returned: str) -> Problem | None:
+    """An exchange sends another variant of the same thing: the same product (brand and product attributes,
+    where the catalog has them) and category, at the same catalog price (the customer paid once; anything else
+    is a refund and a new order)."""
+    if wanted == returned:
+        return None
+    new, old = uow.master.get_sku(wanted), uow.master.get_sku(returned)
+    if new is None or not new.active:
+        return Problem("return.exchange_sku_unavailable", field, f"{wanted} is no longer sold",
+                       "choose another SKU, or ask for a refund")
+    if old is None or new.category != old.category:
+        return Problem("return.exchange_not_like_for_like", field,
+                       f"{returned} can be exchanged for another {old.category if old else 'item of its kind'}, "
+                       f"not for {wanted} ({new.category})", "ask for a refund and order it")
+    # Where the catalog names the product a SKU is a variant of, the exchange stays within that product.
+    differs = [k for k in VARIANT_OF if old.attributes.get(k) and new.attributes.get(k) != old.attributes.get(k)]
+    if differs:
+        product = " ".join(old.attributes[k] for k in VARIANT_OF if old.attributes.get(k))
+        return Problem("return.exchange_not_like_for_like", field,
+                       f"{returned} ({product}) can be exchanged for another size or colour of it, not for "
+                       f"{wanted} ({new.name})", "ask for a refund and order it")
+    if new.unit_price != old.unit_price:
+        price, was = (Decimal(x).quantize(Decimal("0.01")) for x in (new.unit_price, old.unit_price))
+        return Problem("return.exchange_price_differs", field,
+                       f"{wanted} costs {price}, {returned} cost {was}: an exchange is for the same price",
+                       "ask for a refund and order it", {"exchange_sku": wanted, "price": str(price),
+                                                         "returned_price": str(was)})
+    return None
+
+
+def _other(chosen: tuple[str, str] | None, returned: str) -> str | None:
+    return chosen[1] if chosen is not None and chosen[1] != returned else None
 
 
 def _reason_text(value: object, field: str = "reason", *, required: bool = True) -> str:

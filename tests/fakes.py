@@ -258,6 +258,10 @@ class FakeMasterDataRepository(MasterDataRepository):
         _no_nul(sku)
         return copy.deepcopy(self.s.skus.get(sku))
 
+    def variants_of(self, item: Sku, limit: int = 50) -> list[Sku]:
+        found = [s for s in self.s.skus.values() if s.active and s.is_variant_of(item)]
+        return copy.deepcopy(sorted(found, key=lambda s: s.sku)[:limit])
+
     def existing_skus(self, codes: Iterable[str]) -> set[str]:
         wanted = set(codes)
         _no_nul(*wanted)

@@ -313,6 +313,7 @@ def carriers_page(request: Request, app: EngineApp) -> Response:
 RETURN_WORDS = {k.value: v for k, v in RETURN_CUSTOMER_WORDS.items()}
 RETURNS_IN_FLIGHT = ("authorised", "label_issued", "in_transit", "received", "graded", "disposed")
 RETURNS_DONE = ("refunded", "exchanged", "closed", "refused", "cancelled")
+RETURNABLE_STATUSES = ("partially_shipped", "shipped", "delivered")
 
 
 def returns_context(app: App) -> dict[str, Any]:
@@ -368,6 +369,9 @@ def shop_page(request: Request, app: EngineApp) -> Response:
                 tracking = app.tracking.order_tracking(uow, oid)
                 view = views.order_view(uow, oid).to_dict()
                 orders.append({"order": view, "tracking": tracking, "returns": app.returns.for_order(oid)})
+        for o in orders:  # what can still come back, and the sizes and colours an exchange may send
+            if o["order"]["status"] in RETURNABLE_STATUSES:
+                o["return_options"] = app.returns.options(o["order"]["order_id"])
     skus = DashboardQueries(app.engine).popular_skus(12)
     zip_code = orders[0]["order"]["ship_to"].get("postal_code", "10001") if orders else "10001"
     return _render(request, "shop.html", who, page="shop", orders=orders, skus=skus, zip_code=zip_code,

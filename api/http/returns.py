@@ -126,6 +126,17 @@ def request_return(order_id: str, body: ReturnIn, app: EngineApp, who: Caller,
     return _customer_view(who, result)
 
 
+@router.get("/orders/{order_id}/returns/options")
+def return_options(order_id: str, app: EngineApp, who: Caller) -> dict[str, Any]:
+    """What a returns form offers for the order: each line with units that can still come back, the other sizes
+    and colours an exchange may send instead (`exchange_sku`), and the reasons."""
+    if not who.can(Permission.ORDERS_MANAGE) and who.role not in (Role.CUSTOMER, Role.BUYER):
+        raise forbidden()
+    with app.uow(readonly=True) as uow:
+        order_for(uow, who, order_id)
+    return app.returns.options(order_id)
+
+
 @router.get("/returns")
 def list_returns(app: EngineApp, who: Caller, status_: Annotated[list[StatusName] | None, Query(alias="status")] = None,
                  limit: Annotated[int, Query(ge=1, le=500)] = 100) -> dict[str, Any]:

@@ -88,6 +88,19 @@ class SqlMasterDataRepository(MasterDataRepository):
                                     s["valid_from"].date() if s["valid_from"] else None,
                                     s["valid_until"].date() if s["valid_until"] else None) for s in subs])
 
+    def variants_of(self, item: Sku, limit: int = 50) -> list[Sku]:
+        if item.product_key is None:
+            return []
+        k = t.skus.c
+        rows = self.conn.execute(select(t.skus).where(
+            k.category == item.category, k.unit_price == item.unit_price, k.active.is_(True), k.sku != item.sku)
+            .order_by(k.sku).limit(1000)).mappings()
+        found = (Sku(sku=row["sku"], name=row["name"], category=row["category"], unit_price=Decimal(row["unit_price"]),
+                     weight_kg=Decimal(row["weight_kg"]), hazmat=row["hazmat"], is_new=row["is_new"],
+                     unit_of_measure=row["unit_of_measure"], attributes=dict(row["attributes"] or {}),
+                     active=row["active"]) for row in rows)  # substitutes are not needed to offer a variant
+        return [v for v in found if v.is_variant_of(item)][:limit]
+
     def existing_skus(self, codes: Iterable[str]) -> set[str]:
         wanted = sorted(set(codes))
         found: set[str] = set()

@@ -35,6 +35,10 @@ class Substitute:
         return self.min_price_ratio <= ratio <= self.max_price_ratio
 
 
+VARIANT_OF = ("brand", "product")   # attributes a product's sizes and colours share
+VARIANT_BY = ("color", "size")      # attributes that set them apart
+
+
 @dataclass
 class Sku:
     sku: str
@@ -51,6 +55,24 @@ class Sku:
 
     def approved_substitute(self, candidate: str) -> Substitute | None:
         return next((s for s in self.substitutes if s.sku == candidate), None)
+
+    @property
+    def product_key(self) -> tuple[str, ...] | None:
+        """The product this SKU is a size or colour of (its brand and product attributes), when the catalog
+        says; None when it does not."""
+        values = tuple(str(self.attributes.get(k) or "") for k in VARIANT_OF)
+        return values if any(values) else None
+
+    @property
+    def variant_label(self) -> str:
+        """What sets this variant apart from its siblings, e.g. "Heather Grey, M"; the name when unknown."""
+        parts = [str(self.attributes[k]) for k in VARIANT_BY if self.attributes.get(k)]
+        return ", ".join(parts) or self.name
+
+    def is_variant_of(self, other: Sku) -> bool:
+        """Another size or colour of the same product at the same price (what an exchange may send)."""
+        return (self.sku != other.sku and self.category == other.category and self.unit_price == other.unit_price
+                and self.product_key is not None and self.product_key == other.product_key)
 
 
 def is_valid_sku_code(code: str) -> bool:

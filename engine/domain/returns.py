@@ -44,6 +44,16 @@ class ReturnReason(enum.StrEnum):
         return self in MERCHANT_FAULT
 
 
+# Each reason as a customer picks it on a returns form.
+REASON_WORDS: dict[ReturnReason, str] = {
+    ReturnReason.DAMAGED_IN_TRANSIT: "It arrived damaged", ReturnReason.DEFECTIVE: "It doesn't work",
+    ReturnReason.WRONG_ITEM: "You sent the wrong item", ReturnReason.NOT_AS_DESCRIBED: "Not as described",
+    ReturnReason.MISSING_PARTS: "Parts are missing", ReturnReason.ARRIVED_LATE: "It arrived too late",
+    ReturnReason.SIZE_OR_FIT: "Size or fit", ReturnReason.CHANGED_MIND: "I changed my mind",
+    ReturnReason.BETTER_PRICE: "Better price elsewhere", ReturnReason.ORDERED_BY_MISTAKE: "Ordered by mistake",
+    ReturnReason.OTHER: "Something else",
+}
+
 MERCHANT_FAULT = frozenset({ReturnReason.DAMAGED_IN_TRANSIT, ReturnReason.DEFECTIVE, ReturnReason.WRONG_ITEM,
                             ReturnReason.NOT_AS_DESCRIBED, ReturnReason.MISSING_PARTS, ReturnReason.ARRIVED_LATE})
 

@@ -42,6 +42,10 @@ class MasterDataRepository(abc.ABC):
     def get_sku(self, sku: str) -> Sku | None: ...
 
     @abc.abstractmethod
+    def variants_of(self, item: Sku, limit: int = 50) -> list[Sku]:
+        """Active SKUs that are another size or colour of `item` (`Sku.is_variant_of`), by SKU code."""
+
+    @abc.abstractmethod
     def existing_skus(self, codes: Iterable[str]) -> set[str]: ...
 
     @abc.abstractmethod

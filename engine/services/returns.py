@@ -25,7 +25,7 @@ from engine.domain import errors as e
 from engine.domain.errors import Problem
 from engine.domain.exceptions import Action, CaseStatus, ExceptionType, Flag, Recommendation
 from engine.domain.geo import ZIP3_BY_PREFIX, Zip3Region
-from engine.domain.returns import Resolution, ReturnReason, Rma, RmaStatus, reason_from_text
+from engine.domain.returns import REASON_WORDS, Resolution, ReturnReason, Rma, RmaStatus, reason_from_text
 from engine.returns.abuse import AbuseModel, ReturnRequestFacts, default_model, features
 from engine.returns.restock import NodeOption, RestockChoice, choose_restock_node
 from engine.services.handlers.checks import is_lookup_key
@@ -267,6 +267,30 @@ class ReturnsDesk:
         return [self.settle(rma_id) for rma_id in sorted(stalled)[:max(1, limit)]]
 
     # -- reading --------------------------------------------------------------------------------------
+    def options(self, order_id: str) -> dict[str, Any]:
+        """What a returns form offers for an order: each line with units that can still come back, the other
+        sizes and colours an exchange may send instead, and the reasons. Whether a line is within the policy
+        is answered when the return is asked for (each refused line named)."""
+        with self.uow_factory(readonly=True) as uow:
+            order = uow.orders.get(order_id) if is_lookup_key(order_id) else None
+            if order is None:
+                raise e.UnknownOrder(f"order {str(order_id)[:40]!r} not found", order_id=str(order_id)[:40])
+            lines = []
+            for f in order_line_facts(uow, order.order_id):
+                units = f.shipped - f.already_returned
+                if units <= 0:
+                    continue
+                item = uow.master.get_sku(f.sku)
+                variants = uow.master.variants_of(item) if item is not None else []
+                lines.append({"line_no": f.line_no, "sku": f.sku, "name": item.name if item else f.sku,
+                              "variant": item.variant_label if item else f.sku, "unit_price": str(f.unit_price),
+                              "returnable": units,
+                              "variants": [{"sku": v.sku, "name": v.name, "variant": v.variant_label}
+                                           for v in variants]})
+        return {"order_id": order.order_id, "lines": lines,
+                "reasons": [{"reason": r.value, "words": REASON_WORDS[r], "merchant_fault": r.merchant_fault}
+                            for r in ReturnReason]}
+
     def get(self, rma_id: str) -> dict[str, Any]:
         with self.uow_factory(readonly=True) as uow:
             rma = self._rma(uow, rma_id)

@@ -315,3 +315,47 @@ def test_an_exchange_for_another_variant_over_the_api(world: tuple[TestClient, A
     assert made.json()["lines"][0]["exchange_sku"] == "SKU-C"
     page = http.get("/ui/returns", headers=headers(app)).text
     assert "SKU-A ⇄ SKU-C" in page
+
+
+def _tees(app: App) -> None:
+    for sku, size, name in (("TEE-S", "S", "Crew Tee <b>Grey</b>, S"), ("TEE-M", "M", "Crew Tee, Grey, M"),
+                            ("TEE-L", "L", "Crew Tee, Grey, L")):
+        app.bus.handle(c.UpsertSku(sku=sku, name=name, category="apparel", unit_price=Decimal("15"),
+                                   weight_kg=Decimal("0.2"), attributes={"brand": "Northwind", "product": "Crew Tee",
+                                                                         "color": "Grey", "size": size}))
+    app.bus.handle(c.UpsertSku(sku="HOODIE-S", name="Hoodie, S", category="apparel", unit_price=Decimal("15"),
+                               weight_kg=Decimal("0.5"), attributes={"brand": "Northwind", "product": "Hoodie",
+                                                                     "size": "S"}))
+    app.bus.handle(c.ReceiveStock(sku="TEE-S", node="DC-EAST", quantity=5, reference="opening"))
+    app.bus.handle(c.ReceiveStock(sku="TEE-M", node="DC-EAST", quantity=5, reference="opening"))
+
+
+def test_the_return_options_offer_what_can_come_back_and_the_other_sizes(
+        world: tuple[TestClient, App, dict[str, str]]) -> None:
+    http, app, _ = world
+    _tees(app)
+    order_id = delivered_order(app, "W-TEE", {"TEE-S": 2})
+    ann = headers(app, "ann", "customer", customer_id="cust-a")
+    options = http.get(f"/orders/{order_id}/returns/options", headers=ann)
+    assert options.status_code == 200, options.text
+    [line] = options.json()["lines"]
+    assert line["returnable"] == 2 and line["variant"] == "Grey, S"
+    assert [(v["sku"], v["variant"]) for v in line["variants"]] == [("TEE-L", "Grey, L"), ("TEE-M", "Grey, M")]
+    reasons = {r["reason"]: r for r in options.json()["reasons"]}
+    assert reasons["defective"]["merchant_fault"] and reasons["size_or_fit"]["words"] == "Size or fit"
+    bea = headers(app, "bea", "customer", customer_id="cust-b")
+    assert http.get(f"/orders/{order_id}/returns/options", headers=bea).status_code == 403
+    assert http.get("/orders/99999/returns/options", headers=bea).status_code == 403
+    assert http.get("/orders/99999/returns/options", headers=headers(app)).status_code == 404
+    assert http.get("/orders/%00/returns/options", headers=headers(app)).status_code == 404
+    made = _ask(http, app, order_id, {"resolution": "exchange", "lines": [
+        {"line_no": 1, "quantity": 1, "reason": "size_or_fit", "exchange_sku": "TEE-M"}]})
+    assert made.status_code == 201, made.text
+    assert http.get(f"/orders/{order_id}/returns/options", headers=ann).json()["lines"][0]["returnable"] == 1
+    hoodie = _ask(http, app, order_id, {"resolution": "exchange", "lines": [
+        {"line_no": 1, "quantity": 1, "reason": "size_or_fit", "exchange_sku": "HOODIE-S"}]})
+    assert hoodie.status_code == 422 and "another size or colour" in hoodie.text
+    page = http.get("/ui/shop", headers=ann).text
+    assert f'data-return-form data-order="{order_id}"' in page
+    assert '<option value="TEE-L">Grey, L</option>' in page and 'max="1"' in page
+    assert "<b>Grey</b>" not in page and "Crew Tee &lt;b&gt;Grey&lt;/b&gt;, S" in page  # text, never markup

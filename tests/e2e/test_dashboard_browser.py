@@ -272,6 +272,40 @@ def test_a_held_return_is_authorised_or_refused_from_the_returns_queue(world: Wo
     page.close()
 
 
+def test_a_customer_exchanges_a_tee_for_another_size_from_their_page(world: World) -> None:
+    from engine.returns.abuse import FEATURES, AbuseModel
+
+    order_id = _delivered(world, "UI-RET-TEE", "APP-0002")  # Northwind Crew Neck Tee, Heather Grey, S
+    shipped = world.app.returns.model
+    k = len(FEATURES)  # a model that authorises every request, so the page's answer is known
+    world.app.returns.model = AbuseModel(weights=[0.0] * k, bias=-9.0, means=[0.0] * k, scales=[1.0] * k,
+                                         threshold=0.5)
+    try:
+        page = sign_in(world, world.customer_key, "/ui/shop")
+        card = page.locator(f'article[data-order="{order_id}"]')
+        card.locator("details.return-form summary").click()
+        form = card.locator("form[data-return-form]")
+        form.locator("button.primary").click()  # nothing chosen yet: told so, nothing sent
+        assert "how many" in form.locator("[data-result]").inner_text()
+        swap = form.locator('select[data-swap]')
+        assert swap.is_disabled()  # a refund sends nothing back
+        form.locator('input[name=resolution][value=exchange]').check()
+        swap.select_option("APP-0003")
+        form.locator("input[data-units]").fill("1")
+        form.locator("select[name=reason]").select_option("size_or_fit")
+        form.locator("button.primary").click()
+        page.wait_for_function(f"""document.querySelector('article[data-order="{order_id}"] [data-result]')"""
+                               ".textContent.includes('approved')", timeout=WAIT_MS)
+        assert "Your label" in form.locator("[data-result]").inner_text()
+        screenshot(page, "customer-return")
+        page.close()
+    finally:
+        world.app.returns.model = shipped
+    [rma] = world.app.returns.for_order(order_id)
+    assert rma["resolution"] == "exchange" and rma["reason"] == "size_or_fit"
+    assert [(ln["sku"], ln["quantity"], ln["exchange_sku"]) for ln in rma["lines"]] == [("APP-0002", 1, "APP-0003")]
+
+
 def test_a_cookie_session_cannot_change_anything_without_the_header(world: World) -> None:
     page = sign_in(world, world.admin_key)
     status = page.evaluate("fetch('/exceptions/sweep', {method: 'POST', credentials: 'same-origin'})"
@@ -286,4 +320,4 @@ def test_screenshots_were_saved() -> None:
     need_chromium()
     saved = {p.stem for p in Path(SCREENSHOTS).glob("*.png")}
     assert {"login", "overview", "exceptions", "order-explanation", "inventory", "carriers", "customer",
-            "returns"} <= saved
+            "returns", "customer-return"} <= saved

@@ -272,3 +272,24 @@ def test_the_reason_is_read_from_the_customers_words(words: str, reason: ReturnR
     from engine.domain.returns import reason_from_text
 
     assert reason_from_text(words) is reason
+
+
+def test_a_variant_is_another_size_or_colour_of_the_same_product_at_the_same_price() -> None:
+    from engine.domain.catalog import Sku
+    from engine.domain.returns import REASON_WORDS, ReturnReason
+
+    def tee(code: str, size: str, price: str = "15", product: str = "Crew Tee", category: str = "apparel") -> Sku:
+        return Sku(code, f"Tee {size}", category, Decimal(price), Decimal("0.2"),
+                   attributes={"brand": "Northwind", "product": product, "color": "Grey", "size": size})
+
+    small = tee("TEE-S", "S")
+    assert small.product_key == ("Northwind", "Crew Tee") and small.variant_label == "Grey, S"
+    assert tee("TEE-M", "M").is_variant_of(small)
+    assert not small.is_variant_of(small)  # not a variant of itself
+    assert not tee("TEE-M", "M", price="16").is_variant_of(small)
+    assert not tee("HOOD-S", "S", product="Hoodie").is_variant_of(small)
+    assert not tee("TEE-X", "M", category="outlet").is_variant_of(small)
+    plain = Sku("MUG-1", "Mug", "home", Decimal("15"), Decimal("0.4"))
+    other = Sku("MUG-2", "Mug", "home", Decimal("15"), Decimal("0.4"))
+    assert plain.product_key is None and plain.variant_label == "Mug" and not other.is_variant_of(plain)
+    assert set(REASON_WORDS) == set(ReturnReason)  # every reason can be picked on a form

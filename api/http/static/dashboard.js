@@ -270,6 +270,47 @@ function setupCustomerChat() {
   });
 }
 
+// -- the customer's returns form -------------------------------------------------------------------------
+function setupReturnForms() {
+  for (const form of document.querySelectorAll("form[data-return-form]")) {
+    const swaps = () => form.querySelectorAll("select[data-swap]");
+    const showSwaps = () => {
+      const exchange = form.querySelector("input[name=resolution]:checked").value === "exchange";
+      for (const s of swaps()) s.disabled = !exchange;
+    };
+    for (const r of form.querySelectorAll("input[name=resolution]")) r.addEventListener("change", showSwaps);
+    showSwaps();
+    form.addEventListener("submit", async (event) => {
+      event.preventDefault();
+      const out = form.querySelector("[data-result]");
+      const button = form.querySelector("button");
+      const resolution = form.querySelector("input[name=resolution]:checked").value;
+      const reason = form.reason.value;
+      const lines = [];
+      for (const row of form.querySelectorAll("[data-line]")) {
+        const units = parseInt(row.querySelector("input[data-units]").value || "0", 10);
+        if (!(units > 0)) continue;
+        const line = { line_no: parseInt(row.dataset.line, 10), quantity: units, reason };
+        const swap = row.querySelector("select[data-swap]");
+        if (resolution === "exchange" && swap && swap.value) line.exchange_sku = swap.value;
+        lines.push(line);
+      }
+      if (!lines.length) { out.textContent = "Choose how many to send back."; return; }
+      button.disabled = true;
+      out.textContent = "…";
+      const r = await api("POST", `/orders/${encodeURIComponent(form.dataset.order)}/returns`,
+        { lines, resolution, reason_text: form.reason_text.value.trim() });
+      if (!r.ok) { out.textContent = problemText(r); button.disabled = false; return; }
+      const label = r.data.label ? ` Your label: ${r.data.label.carrier} ${r.data.label.tracking_number}.` : "";
+      out.textContent = r.data.status === "label_issued"
+        ? `Return ${r.data.rma_id} is approved.${label}`
+        : `Return ${r.data.rma_id} is with our team; we'll email you.`;
+      const refused = (r.data.refusals || []).map((p) => p.message);
+      if (refused.length) out.textContent += ` Not included: ${refused.join("; ")}.`;
+    });
+  }
+}
+
 function setupLogout() {
   const form = document.querySelector("form[data-logout]");
   if (!form) return;
@@ -286,5 +327,6 @@ document.addEventListener("DOMContentLoaded", () => {
   setupReturns();
   setupOpsChat();
   setupCustomerChat();
+  setupReturnForms();
   setupLogout();
 });

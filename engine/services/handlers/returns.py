@@ -225,12 +225,9 @@ def request_return(cmd: c.RequestReturn, uow: AbstractUnitOfWork) -> dict[str, A
     return {**rma_view(rma), "refusals": [p.to_dict() for p in verdict.refusals]}
 
 
-VARIANT_OF = ("brand", "product")  # catalog attributes a size or colour variant shares
-
-
 def _like_for_like(uow: AbstractUnitOfWork, field: str, wanted: str, returned: str) -> Problem | None:
-    """An exchange sends another variant of the same thing: the same product (brand and product attributes,
-    where the catalog has them) and category, at the same catalog price (the customer paid once; anything else
+    """An exchange sends another variant of the same thing: the same product (`Sku.product_key`, where the
+    catalog has it) and category, at the same catalog price (the customer paid once; anything else
     is a refund and a new order)."""
     if wanted == returned:
         return None
@@ -243,9 +240,8 @@ def _like_for_like(uow: AbstractUnitOfWork, field: str, wanted: str, returned: s
                        f"{returned} can be exchanged for another {old.category if old else 'item of its kind'}, "
                        f"not for {wanted} ({new.category})", "ask for a refund and order it")
     # Where the catalog names the product a SKU is a variant of, the exchange stays within that product.
-    differs = [k for k in VARIANT_OF if old.attributes.get(k) and new.attributes.get(k) != old.attributes.get(k)]
-    if differs:
-        product = " ".join(old.attributes[k] for k in VARIANT_OF if old.attributes.get(k))
+    if old.product_key is not None and new.product_key != old.product_key:
+        product = " ".join(v for v in old.product_key if v)
         return Problem("return.exchange_not_like_for_like", field,
                        f"{returned} ({product}) can be exchanged for another size or colour of it, not for "
                        f"{wanted} ({new.name})", "ask for a refund and order it")

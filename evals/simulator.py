@@ -51,6 +51,8 @@ SCANS = (("picked_up", 6.0), ("in_transit", 14.0), ("out_for_delivery", 26.0), (
 RETURN_AFTER = 10.0     # a customer asks for a return this long after delivery
 RECEIVE_AFTER = 20.0    # the parcel reaches the returns desk this long after the label
 # What customers say, and what the inspector then finds (a note the condition grader reads).
+SIZES = ("XXS", "XS", "S", "M", "L", "XL", "XXL")
+TOO_SMALL = 0  # the story below that asks for a size up
 RETURN_STORIES = (
     ("it's too small", ("Opened, unused, all accessories present.", "Worn once, light creases.")),
     ("changed my mind", ("Unopened, factory seal intact.", "Opened, unused, all accessories present.")),
@@ -378,12 +380,25 @@ class ChannelSimulator:
 
 
     # -- customers send things back; the returns desk receives and inspects them
+    def _size_up(self, order_id: str) -> dict[str, Any]:
+        got = self.client.get(f"/orders/{order_id}/returns/options")
+        lines = got.json().get("lines", []) if got.status_code == 200 else []
+        swaps = {ln["line_no"]: _next_size(ln) for ln in lines}
+        if not any(swaps.values()):
+            return {}
+        return {"resolution": "exchange", "lines": [
+            {"line_no": ln["line_no"], "quantity": ln["returnable"], "reason": "size_or_fit",
+             **({"exchange_sku": swaps[ln["line_no"]]} if swaps[ln["line_no"]] else {})} for ln in lines]}
+
     def _returns(self, now: float) -> None:
         due = [(o, t) for o, t in self.to_return if now - t >= RETURN_AFTER / self.speed]
         self.to_return = [(o, t) for o, t in self.to_return if now - t < RETURN_AFTER / self.speed]
         for order_id, _ in due:
             story = self.return_rng.randrange(len(RETURN_STORIES))
-            response = self.client.post(f"/orders/{order_id}/returns", json={"reason_text": RETURN_STORIES[story][0]},
+            body: dict[str, Any] = {"reason_text": RETURN_STORIES[story][0]}
+            if story == TOO_SMALL:  # a size up where the catalog has one: an exchange, not a refund
+                body.update(self._size_up(order_id))
+            response = self.client.post(f"/orders/{order_id}/returns", json=body,
                                         headers={"Idempotency-Key": f"sim-return-{self.run_id}-{order_id}"})
             if response.status_code != 201:
                 log.info("simulated return refused: %s %s", response.status_code, response.text[:300])
@@ -413,6 +428,15 @@ class ChannelSimulator:
                     "inspection": {"note": note}})
                 self.stats.returns_graded += graded.status_code == 200
         self.returning = keep
+
+
+def _next_size(line: dict[str, Any]) -> str | None:
+    """The variant one size up in the same colour, from a returns-options line ("Heather Grey, S" -> "..., M")."""
+    colour, _, size = str(line["variant"]).rpartition(", ")
+    if size not in SIZES or SIZES.index(size) + 1 >= len(SIZES):
+        return None
+    wanted = f"{colour}, {SIZES[SIZES.index(size) + 1]}" if colour else SIZES[SIZES.index(size) + 1]
+    return next((v["sku"] for v in line["variants"] if v["variant"] == wanted), None)
 
 
 def _date(value: Any) -> date | None:

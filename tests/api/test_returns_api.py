@@ -359,3 +359,22 @@ def test_the_return_options_offer_what_can_come_back_and_the_other_sizes(
     assert f'data-return-form data-order="{order_id}"' in page
     assert '<option value="TEE-L">Grey, L</option>' in page and 'max="1"' in page
     assert "<b>Grey</b>" not in page and "Crew Tee &lt;b&gt;Grey&lt;/b&gt;, S" in page  # text, never markup
+
+
+def test_the_simulated_customer_asks_for_a_size_up_when_the_catalog_has_one(
+        world: tuple[TestClient, App, dict[str, str]]) -> None:
+    from types import SimpleNamespace
+
+    from evals.simulator import ChannelSimulator, _next_size
+
+    http, app, ids = world
+    _tees(app)
+    order_id = delivered_order(app, "W-TEE2", {"TEE-S": 1, "SKU-A": 1})
+    http.headers.update(headers(app))
+    body = ChannelSimulator._size_up(SimpleNamespace(client=http), order_id)  # type: ignore[arg-type]
+    assert body == {"resolution": "exchange", "lines": [
+        {"line_no": 1, "quantity": 1, "reason": "size_or_fit", "exchange_sku": "TEE-M"},
+        {"line_no": 2, "quantity": 1, "reason": "size_or_fit"}]}
+    assert ChannelSimulator._size_up(SimpleNamespace(client=http), ids["a"]) == {}  # type: ignore[arg-type]
+    assert _next_size({"variant": "Grey, XXL", "variants": [{"sku": "X", "variant": "Grey, S"}]}) is None
+    assert _next_size({"variant": "Mug", "variants": []}) is None

@@ -111,7 +111,8 @@ class Notifier:
         label = rma.label or {}
         facts = {"order_id": order.order_id, "reference": order.external_id, "name": name, "rma_id": rma.rma_id,
                  "resolution": "refund" if rma.resolution.value == "refund" else "replacement",
-                 "lines": "\n".join(f"  {ln.quantity} x {ln.sku}" for ln in rma.lines),
+                 "lines": "\n".join(f"  {ln.quantity} x {ln.sku}" + (f", exchanged for {ln.exchange_sku}"
+                                                                     if ln.exchange_sku else "") for ln in rma.lines),
                  "label": (f"Your prepaid return label: {label['carrier']}, tracking {label['tracking_number']}."
                            if label else "You can drop the items at any of our stores."),
                  # the person's words without who said them: "(ops-lead)" is for the audit trail

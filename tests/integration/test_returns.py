@@ -357,13 +357,13 @@ def test_the_customer_is_told_at_each_step_once(shop: App) -> None:
     assert "the return window for this item has passed" in body and "ops-lead" not in body
     # an exchange for another variant says what comes instead
     shop.returns.model = AbuseModel(weights=[0.0] * k, bias=-5.0, means=[0.0] * k, scales=[1.0] * k, threshold=0.5)
-    third = delivered_order(shop, "W-12", {"SKU-A": 1})
+    third = delivered_order(shop, "W-12", {"SKU-A": 2})
     swap = shop.returns.request(third, None, "too small", requested_by="customer:ann", resolution="exchange",
                                 exchange_skus={1: "SKU-C"})
     shop.relay.pump()
     with shop.engine.connect() as conn:
         body = conn.execute(select(n.body).where(n.dedupe_key == f"return_authorised:{swap['rma_id']}")).scalar_one()
-    assert "1 x SKU-A, exchanged for SKU-C" in body and "replacement" in body
+    assert "2 x SKU-A, exchanged for SKU-C" in body and "replacement" in body
 
 
 def test_people_change_the_return_policy_and_every_version_is_kept(shop: App) -> None:

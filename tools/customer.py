@@ -12,7 +12,7 @@ from typing import Any, Protocol
 from engine.domain import errors as e
 from engine.domain.access import Principal, Role
 from engine.domain.orders import OrderStatus
-from engine.domain.returns import CUSTOMER_WORDS, RmaStatus
+from engine.domain.returns import CUSTOMER_WORDS, ReturnReason, RmaStatus, exchange_wish, reason_from_text
 from engine.intake.address import validate_address
 from engine.services.unit_of_work import AbstractUnitOfWork
 
@@ -114,10 +114,15 @@ class CustomerTools:
             order_id=order.order_id)
         return {"order_id": order.order_id, "proposal_id": proposal["proposal_id"], "ship_to": new}
 
-    def start_return(self, ref: str | None, reason: str) -> dict[str, Any]:
+    def start_return(self, ref: str | None, reason: str, message: str = "") -> dict[str, Any]:
         """Open a return (an RMA) for every shipped unit of one of the caller's orders that is not already on a
         return. The returns desk checks the policy; within it the return is authorised with its label at once,
-        otherwise a person decides (the customer is told only that the team will check it)."""
+        otherwise a person decides (the customer is told only that the team will check it).
+
+        When the customer's `message` asks for an exchange (`exchange_wish`: "swap it for a medium", "a size
+        up", "in navy instead"), code picks the variant: the lines it fits are exchanged for it; when it fits
+        none, the answer lists the sizes and colours there are and nothing is opened. "Just exchange it"
+        replaces the same items."""
         with self.app.uow(readonly=True) as uow:
             oid = self._resolve(uow, ref)
             order = uow.orders.get(oid) if oid else None
@@ -127,13 +132,54 @@ class CustomerTools:
             return {"error": "not_shipped", "order_id": order.order_id, "status": order.status.value,
                     "message": f"order {order.order_id} hasn't shipped yet; I can ask for it to be cancelled "
                                "instead if you like."}
+        lines: list[dict[str, Any]] | None = None
+        swaps: dict[int, str] = {}
+        resolution = "refund"
+        offered = self.app.returns.options(order.order_id)["lines"]
+        with self.app.uow(readonly=True) as uow:
+            items = {ln["line_no"]: uow.master.get_sku(ln["sku"]) for ln in offered}
+            variants = {n: uow.master.variants_of(item) if item else [] for n, item in items.items()}
+        colours = {str(x.attributes.get("color")) for x in [*items.values(), *(v for vs in variants.values()
+                                                                                for v in vs)]
+                   if x is not None and x.attributes.get("color")}
+        wish = exchange_wish(message, colours)
+        if wish is not None:
+            resolution = "exchange"
+            if wish.specific:
+                for ln in offered:
+                    item = items[ln["line_no"]]
+                    pick = wish.pick(item.attributes, [(v.sku, v.attributes) for v in variants[ln["line_no"]]]) \
+                        if item is not None else None
+                    if pick:
+                        swaps[ln["line_no"]] = pick
+                if not swaps and offered:
+                    return {"error": "exchange_choice", "order_id": order.order_id,
+                            "message": _choices(order.order_id, offered)}
+                # another size for "medium" or "a size up": the fit was the reason, whatever words came with it
+                fit = "size_or_fit" if (wish.size or wish.step) and reason_from_text(reason) is ReturnReason.OTHER \
+                    else None
+                lines = [{"line_no": ln["line_no"], "quantity": ln["returnable"], **({"reason": fit} if fit else {})}
+                         for ln in offered if ln["line_no"] in swaps]
         try:
-            rma = self.app.returns.request(order.order_id, None, reason[:200], requested_by=self.principal.actor)
+            rma = self.app.returns.request(order.order_id, lines, reason[:200], requested_by=self.principal.actor,
+                                           resolution=resolution, exchange_skus=swaps or None)
         except e.ReturnNotEligible as exc:
             why = "; ".join(p.message for p in exc.problems[:3]) or exc.message
             return {"error": "not_eligible", "order_id": order.order_id,
                     "message": f"I can't start a return for order {order.order_id}: {why}."}
+        labels = {v.sku: v.variant_label for vs in variants.values() for v in vs}
         return {"order_id": order.order_id, "rma_id": rma["rma_id"], "status": rma["status"],
-                "lines": [{"line_no": ln["line_no"], "sku": ln["sku"], "quantity": ln["quantity"]}
-                          for ln in rma["lines"]],
+                "resolution": rma["resolution"],
+                "lines": [{"line_no": ln["line_no"], "sku": ln["sku"], "quantity": ln["quantity"],
+                           "exchange_for": labels.get(ln.get("exchange_sku") or "")} for ln in rma["lines"]],
                 "label": rma.get("label"), "review": rma["status"] == "requested"}
+
+
+def _choices(order_id: str, offered: list[dict[str, Any]]) -> str:
+    """The sizes and colours an exchange can send, line by line, for the customer to choose from."""
+    have = [f"{ln['name']} can be exchanged for " + ", ".join(v["variant"] for v in ln["variants"][:8])
+            for ln in offered if ln["variants"]]
+    if not have:
+        return (f"The items on order {order_id} come in one version only, so I can exchange them for the same "
+                "again (say \"exchange it\") or start a return for a refund.")
+    return "Which would you like? " + "; ".join(have) + "."

@@ -26,7 +26,7 @@ from langchain_core.runnables import RunnableConfig
 from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.graph import END, START, StateGraph
 
-from agents.customer.rules import order_refs, parse_address, read_message
+from agents.customer.rules import ADDRESS_WORDS, order_refs, parse_address, read_message
 from agents.customer.schema import CustomerIntent
 from agents.text import clean
 from engine.domain.access import Principal, Role
@@ -112,6 +112,10 @@ class CustomerAssistant:
                     intent, source = read, "model"
             except Exception:  # an unusable form: the rules reading stands
                 intent, source = rules, "rules"
+        # Asking to swap an item for another size is not an address change ("swap it for a medium"): with no
+        # address words in the message, the rules' reading (a return) stands.
+        if intent.intent == "change_address" and rules.intent == "start_return" and not ADDRESS_WORDS.search(message):
+            intent = intent.model_copy(update={"intent": "start_return", "reason": rules.reason})
         # An order reference must be in the words; otherwise the rules' reading of the words stands.
         named = order_refs(message)
         if intent.order_ref is not None and intent.order_ref.lstrip("#") not in named:
@@ -134,7 +138,7 @@ class CustomerAssistant:
         elif i["intent"] == "change_address":
             data = tools.propose_address_change(ref, parse_address(state["message"]))
         elif i["intent"] == "start_return":
-            data = tools.start_return(ref, i.get("reason") or "not given")
+            data = tools.start_return(ref, i.get("reason") or "not given", state["message"])
         elif i["intent"] == "list_orders":
             data = tools.my_orders()
         else:
@@ -168,12 +172,19 @@ class CustomerAssistant:
         if kind == "start_return":
             units = sum(int(x["quantity"]) for x in d["lines"])
             items = f"{units} item{'s' if units != 1 else ''}"
+            what = "exchange" if d.get("resolution") == "exchange" else "return"
             if d.get("review"):
-                return {"answer": f"I've started return {d['rma_id']} for order {d['order_id']} ({items}). Our team "
-                                  "will check it and email you the return label."}
+                return {"answer": f"I've started {what} {d['rma_id']} for order {d['order_id']} ({items}). Our "
+                                  "team will check it and email you the return label."}
             label = d.get("label") or {}
             how = (f"Your return label is ready: {label['carrier']} tracking {label['tracking_number']}. "
                    if label else "You can drop it at one of our stores. ")
+            if what == "exchange":
+                sent = "; ".join(f"{x['sku']} for {x['exchange_for']}" for x in d["lines"] if x.get("exchange_for"))
+                instead = f"We'll send {sent} once it arrives." if sent else \
+                    "We'll send the same again once it arrives."
+                return {"answer": f"I've started exchange {d['rma_id']} for order {d['order_id']} ({items}). {how}"
+                                  f"{instead}"}
             return {"answer": f"I've started return {d['rma_id']} for order {d['order_id']} ({items}). {how}"
                               "We'll email you when it arrives and when your refund is on its way."}
         return {"answer": _status_answer(d, kind)}

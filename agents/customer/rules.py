@@ -13,6 +13,8 @@ _ORDER_NUMBER = re.compile(r"(?:order|#|no\.?|number)\s*#?\s*([A-Za-z0-9][A-Za-z
 _BARE = re.compile(r"(?<![\w@.-])(#?\d{1,12}|[A-Z]{1,6}-[A-Z0-9-]{1,30})(?![\w@-])")
 _WORDS = re.compile(r"^(?:my|the|it|this|that|is|was|a|an|and|to|for|status)$", re.I)
 
+ADDRESS_WORDS = re.compile(r"\b(address|ship (it )?to|deliver (it )?to|send it to)\b", re.I)
+
 
 def parse_address(message: str) -> dict[str, str] | None:
     m = _ADDRESS.search(message)
@@ -43,13 +45,13 @@ def read_message(message: str) -> CustomerIntent:
                          r"yet)\b", text) \
             or re.search(r"\b(did|have) you (get|got|receive[d]?)\b.*\b(my|the)\s+(return|parcel|package)\b", text):
         return CustomerIntent(intent="where_is", order_ref=ref)  # a return already under way
-    if re.search(r"\b(return|send (it|them) back|refund|exchange)\b", text):
+    if re.search(r"\b(return|send (it|them) back|refund|exchange|swap)\b", text):
         # after "because"/"since" when the customer says it that way, else the whole message: the returns
         # desk reads the reason's taxonomy from the words ("arrived broken", "too small")
         reason = re.sub(r"(?i).*?\b(because|since|as)\b", "", message).strip() if re.search(
             r"(?i)\b(because|since)\b", message) else message.strip()
         return CustomerIntent(intent="start_return", order_ref=ref, reason=reason[:200] or None)
-    if re.search(r"\b(address|ship (it )?to|deliver (it )?to|send it to)\b", text) and re.search(
+    if ADDRESS_WORDS.search(text) and re.search(
             r"\b(change|update|wrong|different|moved|instead|correct)\b", text):
         return CustomerIntent(intent="change_address", order_ref=ref)
     if re.search(r"\b(when|arrive|arriving|delivery date|eta|how long|get here)\b", text):

@@ -16,6 +16,7 @@ is recognised and changes nothing (`Replay`); the RMA moves on when every line i
 from __future__ import annotations
 
 import enum
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -87,6 +88,75 @@ def reason_from_text(text: str) -> ReturnReason:
         if any(w in low for w in words):
             return reason
     return ReturnReason.OTHER
+
+
+SIZES = ("XXS", "XS", "S", "M", "L", "XL", "XXL")
+# Sizes as customers write them; longer phrases first, each blanked once read so "extra small" is not also "small".
+_SIZE_WORDS = (
+    (r"extra[- ]extra[- ]small|xx-?small|xxs", "XXS"), (r"extra[- ]small|x-?small|xs", "XS"),
+    (r"extra[- ]extra[- ]large|xx-?large|xxl|2xl", "XXL"), (r"extra[- ]large|x-?large|xl", "XL"),
+    (r"size s|small", "S"), (r"size m|medium", "M"), (r"size l|large", "L"))
+_SIZE_PATTERNS = tuple((re.compile(rf"\b(?:{words})\b"), size) for words, size in _SIZE_WORDS)
+_FIT_COMPLAINT = re.compile(r"\b(?:too|a bit|a little|bit|slightly|very|so|runs|running|rather|quite|way too)"
+                            r" (?:small|large|big|tight|loose)\b")
+_UP = re.compile(r"\b(?:size up|sizing up|one size up|a size up|next size up|bigger|larger|the next size)\b")
+_DOWN = re.compile(r"\b(?:size down|sizing down|one size down|a size down|next size down|smaller)\b")
+_EXCHANGE = re.compile(r"\b(?:exchange|exchanged|swap|swapped|instead|replace it|replacement|different size|"
+                       r"another size|different colou?r|another colou?r)\b")
+_STEP_WORDS = r"size up|sizing up|one size up|a size up|next size up|bigger|larger|the next size|size down|" \
+    r"sizing down|one size down|a size down|next size down|smaller"
+
+
+@dataclass(frozen=True)
+class ExchangeWish:
+    """What a customer's words ask an exchange to send: a size (S, M, ...), one size up (+1) or down (-1), a
+    colour as written, or nothing more than "the same again" (all None / 0)."""
+
+    size: str | None = None
+    step: int = 0
+    colour: str | None = None
+
+    @property
+    def specific(self) -> bool:
+        return self.size is not None or self.step != 0 or self.colour is not None
+
+    def pick(self, current: dict[str, str], variants: Sequence[tuple[str, dict[str, str]]]) -> str | None:
+        """The variant (sku, attributes) these words ask for, given the returned item's attributes; None when
+        no variant or more than one fits. A colour not named stays the item's own; a size not named too."""
+        size = self.size
+        if size is None and self.step and current.get("size") in SIZES:
+            at = SIZES.index(current["size"]) + self.step
+            size = SIZES[at] if 0 <= at < len(SIZES) else "none"
+        size = size or current.get("size")
+        colour = (self.colour or current.get("color") or "").lower()
+        fits = [sku for sku, attrs in variants
+                if str(attrs.get("size") or "") == (size or "") and str(attrs.get("color") or "").lower() == colour]
+        return fits[0] if len(fits) == 1 else None
+
+
+def exchange_wish(text: str, colours: Iterable[str] = ()) -> ExchangeWish | None:
+    """An exchange asked for in the customer's words ("can I swap it for a medium?", "it's too small, I need a
+    size up", "I'd like it in navy instead"), or None when they do not ask for one (a refund). `colours`: the
+    colours the item comes in, matched as written."""
+    low = " ".join(str(text or "").lower().replace("\u2019", "'").split())
+    low = _FIT_COMPLAINT.sub(" ", low)
+    wanted = "|".join([w for w, _ in _SIZE_WORDS] + [_STEP_WORDS] + [re.escape(c.lower()) for c in colours if c])
+    # "...get / want / need / in / for (up to three words) a medium": asked for, not just mentioned ("I bought
+    # the large") -- an exchange even without the word.
+    asking = re.search(rf"\b(?:for|in|get|need|want|have|send|try|prefer)\b"
+                       rf"(?:\s+(?!return|refund|back)[\w'-]+){{0,3}}?\s+(?:{wanted})\b", low)
+    sizes = []
+    for pattern, size in _SIZE_PATTERNS:
+        if pattern.search(low):
+            sizes.append(size)
+            low = pattern.sub(" ", low)
+    named = [c for c in sorted({c for c in colours if c}, key=len, reverse=True)
+             if re.search(rf"\b{re.escape(c.lower())}\b", low)]
+    step = 1 if _UP.search(low) else -1 if _DOWN.search(low) else 0
+    if not (_EXCHANGE.search(low) or asking):
+        return None
+    return ExchangeWish(size=sizes[0] if len(sizes) == 1 else None, step=0 if sizes else step,
+                        colour=named[0] if len(named) == 1 else None)
 
 
 class RmaStatus(enum.StrEnum):

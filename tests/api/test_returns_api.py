@@ -378,3 +378,32 @@ def test_the_simulated_customer_asks_for_a_size_up_when_the_catalog_has_one(
     assert ChannelSimulator._size_up(SimpleNamespace(client=http), ids["a"]) == {}  # type: ignore[arg-type]
     assert _next_size({"variant": "Grey, XXL", "variants": [{"sku": "X", "variant": "Grey, S"}]}) is None
     assert _next_size({"variant": "Mug", "variants": []}) is None
+
+
+def test_the_customer_chat_exchanges_for_the_size_asked_for_or_lists_the_choices(
+        world: tuple[TestClient, App, dict[str, str]]) -> None:
+    http, app, _ = world
+    _tees(app)
+    ann = headers(app, "ann", "customer", customer_id="cust-a")
+    order_id = delivered_order(app, "W-TEE3", {"TEE-S": 1})
+
+    def ask(message: str) -> str:
+        reply = http.post("/customer/chat", json={"message": message}, headers=ann).json()
+        assert reply["intent"] == "start_return", reply
+        return str(reply["answer"])
+
+    listed = ask(f"can I swap order {order_id} for an XXL?")
+    assert "Which would you like?" in listed and "Grey, M" in listed and "Grey, L" in listed
+    assert app.returns.for_order(order_id) == []  # nothing was opened
+    answer = ask(f"order {order_id} is too small, I'd like to exchange it for a medium")
+    [rma] = app.returns.for_order(order_id)
+    assert rma["resolution"] == "exchange" and rma["lines"][0]["exchange_sku"] == "TEE-M"
+    assert f"exchange {rma['rma_id']}" in answer and "We'll send TEE-S for Grey, M" in answer
+    plain = delivered_order(app, "W-TEE4", {"SKU-B": 1})  # one version only: the same again
+    again = ask(f"order {plain} arrived broken, please exchange it")
+    [same] = app.returns.for_order(plain)
+    assert same["resolution"] == "exchange" and same["lines"][0]["exchange_sku"] is None
+    assert "the same again" in again
+    refund = delivered_order(app, "W-TEE5", {"TEE-S": 2})
+    ask(f"I want to return order {refund}, it's too small")
+    assert app.returns.for_order(refund)[0]["resolution"] == "refund"

@@ -293,3 +293,41 @@ def test_a_variant_is_another_size_or_colour_of_the_same_product_at_the_same_pri
     other = Sku("MUG-2", "Mug", "home", Decimal("15"), Decimal("0.4"))
     assert plain.product_key is None and plain.variant_label == "Mug" and not other.is_variant_of(plain)
     assert set(REASON_WORDS) == set(ReturnReason)  # every reason can be picked on a form
+
+
+@pytest.mark.parametrize(("text", "wish"), [
+    ("I want to return order 5, it's too small", None),
+    ("return it, I want my money back", None),
+    ("I bought the large and it's too big, I want to return it", None),
+    ("I want to return the navy one", None),
+    ("the medium was fine but I changed my mind", None),
+    ("it's too small, can I swap it for a medium?", ("M", 0, None)),
+    ("exchange it for a size up please", (None, 1, None)),
+    ("it runs small, I need a bigger one", (None, 1, None)),
+    ("it's a bit large, exchange for a smaller size", (None, -1, None)),
+    ("Can I get it in Navy instead?", (None, 0, "Navy")),
+    ("exchange for an extra large", ("XL", 0, None)),
+    ("swap for XL", ("XL", 0, None)),
+    ("exchange it for small or medium", (None, 0, None)),  # two sizes: ask which
+    ("send me a replacement, it arrived broken", (None, 0, None)),
+])
+def test_an_exchange_is_read_from_the_customers_words(text: str, wish: tuple[str | None, int, str | None] | None
+                                                      ) -> None:
+    from engine.domain.returns import ExchangeWish, exchange_wish
+
+    assert exchange_wish(text, ["Navy", "Heather Grey"]) == (None if wish is None else ExchangeWish(*wish))
+
+
+def test_the_wish_picks_one_variant_or_none() -> None:
+    from engine.domain.returns import ExchangeWish
+
+    grey_s = {"color": "Grey", "size": "S"}
+    variants = [("G-M", {"color": "Grey", "size": "M"}), ("G-L", {"color": "Grey", "size": "L"}),
+                ("N-S", {"color": "Navy", "size": "S"}), ("N-M", {"color": "Navy", "size": "M"})]
+    assert ExchangeWish(size="M").pick(grey_s, variants) == "G-M"  # the colour stays
+    assert ExchangeWish(step=1).pick(grey_s, variants) == "G-M"
+    assert ExchangeWish(step=-1).pick(grey_s, variants) is None  # nothing smaller than S here
+    assert ExchangeWish(colour="Navy").pick(grey_s, variants) == "N-S"  # the size stays
+    assert ExchangeWish(size="M", colour="navy").pick(grey_s, variants) == "N-M"
+    assert ExchangeWish(size="XXL").pick(grey_s, variants) is None
+    assert ExchangeWish(step=1).pick({"color": "Grey", "size": "XXL"}, variants) is None

@@ -34,9 +34,10 @@ from tools.customer import CustomerApp, CustomerTools
 
 MAX_MESSAGE = 2000
 HELP = ("I can tell you where your order is and when it will arrive, change the delivery address before it "
-        "ships, and start a return. Name the order number, or I'll use your latest order.")
+        "ships, and start a return or an exchange for another size or colour. Name the order number, or I'll use "
+        "your latest order.")
 REFUSAL = ("I can only help with your own orders: where they are, when they'll arrive, changing the address "
-           "before they ship, and returns.")
+           "before they ship, and returns and exchanges.")
 
 
 def prompt(name: str) -> str:

@@ -163,7 +163,7 @@ class CustomerTools:
         try:
             rma = self.app.returns.request(order.order_id, lines, reason[:200], requested_by=self.principal.actor,
                                            resolution=resolution, exchange_skus=swaps or None)
-        except e.ReturnNotEligible as exc:
+        except (e.ReturnNotEligible, e.ValidationFailed) as exc:
             why = "; ".join(p.message for p in exc.problems[:3]) or exc.message
             return {"error": "not_eligible", "order_id": order.order_id,
                     "message": f"I can't start a return for order {order.order_id}: {why}."}

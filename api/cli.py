@@ -1363,7 +1363,7 @@ def seed_returns(ctx: typer.Context, count: Annotated[int, typer.Option("--count
     the policy and the customer's history, its parcel routed to the best node, received, and inspected from a
     note (read by the model); sellable units go back into stock and the refund follows."""
     from agents.returns.grader import ConditionGrader
-    from evals.simulator import RETURN_STORIES
+    from evals.simulator import RETURN_STORIES, TOO_SMALL, _next_size
 
     model = None if llm == "fake" else _intake_model(llm)
     grader = ConditionGrader(model)
@@ -1386,15 +1386,22 @@ def seed_returns(ctx: typer.Context, count: Annotated[int, typer.Option("--count
                     shipment_id=f"DEMO-{order_id}-{node}", lines=tuple(lines)))
             application.bus.handle(c.MarkDelivered(order_id=order_id, idempotency_key=f"demo-return:{order_id}:dlv"))
             said, notes = RETURN_STORIES[i % len(RETURN_STORIES)]
+            # "too small": the next size up where the catalog has one, as an exchange
+            swaps = {ln["line_no"]: up for ln in application.returns.options(order_id)["lines"]
+                     if (up := _next_size(ln))} if i % len(RETURN_STORIES) == TOO_SMALL else {}
             try:
                 rma = application.returns.request(order_id, None, said, requested_by="demo",
-                                                  idempotency_key=f"demo-return:{order_id}")
+                                                  idempotency_key=f"demo-return:{order_id}",
+                                                  resolution="exchange" if swaps else "refund",
+                                                  exchange_skus=swaps or None)
             except e.ReturnNotEligible as refused:
                 rows.append({"rma_id": "-", "order_id": order_id, "said": said, "status": "not eligible: "
                              + "; ".join(p.message for p in refused.problems[:2]), "lines": []})
                 continue
             row: dict[str, Any] = {"rma_id": rma["rma_id"], "order_id": order_id, "said": said,
-                                   "status": rma["status"], "restock_node": rma["restock_node"], "lines": []}
+                                   "status": rma["status"], "restock_node": rma["restock_node"], "lines": [],
+                                   "exchange": {str(ln["sku"]): ln["exchange_sku"] for ln in rma["lines"]
+                                                if ln.get("exchange_sku")}}
             if rma["status"] == "label_issued" and rma["restock_node"]:
                 application.returns.receive(rma["rma_id"], rma["restock_node"], f"DEMO-RCV-{rma['rma_id']}", None)
                 for j, ln in enumerate(rma["lines"]):
@@ -1407,6 +1414,7 @@ def seed_returns(ctx: typer.Context, count: Annotated[int, typer.Option("--count
                                          "read_by": assessment.source, "disposition": out["line"]["disposition"],
                                          "restocked_at": out.get("restocked_at")})
                     row["status"], row["refund"] = out["status"], out.get("refund_amount")
+                    row["replacement"] = out.get("exchange_order_id")
             rows.append(row)
     if as_json:
         _echo_json(rows)
@@ -1415,6 +1423,9 @@ def seed_returns(ctx: typer.Context, count: Annotated[int, typer.Option("--count
     console.print(Text("Returns, from the customer's words to the refund", style="bold"))
     for row in rows:
         refund = f", refund {row['refund']}" if row.get("refund") else ""
+        if row.get("replacement"):
+            swapped = ", ".join(f"{a} for {b}" for a, b in (row.get("exchange") or {}).items())
+            refund = f", replacement order {row['replacement']}" + (f" ({swapped})" if swapped else "")
         console.print(Text.assemble((clean(row["rma_id"]), "bold"), clean(f" for order {row['order_id']}: "),
                                     clean(f'"{row["said"]}"'), " -> ", (clean(row["status"]), "bold cyan"),
                                     clean(refund)))

@@ -944,6 +944,56 @@ def returns_settle_stalled(ctx: typer.Context,
     _out().print(f"{len(rows)} stalled return(s) settled")
 
 
+@returns_app.command("fit-abuse-model")
+def returns_fit_abuse_model(
+        ctx: typer.Context,
+        write: Annotated[str | None, typer.Option("--write", help="where to write the model when it meets the "
+                                                  "targets; name it in ORDERLOOM_ABUSE_MODEL_FILE to use it")] = None,
+        min_decided: Annotated[int, typer.Option("--min-decided", min=50, max=1_000_000,
+                                                 help="decided returns needed to fit")] = 200,
+        min_refused: Annotated[int, typer.Option("--min-refused", min=10, max=100_000,
+                                                 help="refusals by a person needed to fit")] = 20,
+        as_json: JsonFlag = False) -> None:
+    """Fit the return-abuse score on this store's own decisions (a return a person refused is abuse) and measure
+    precision and recall on the newest 30 % it was not fitted on. The model is written only when it meets the
+    targets (precision 80 %, recall 60 %); exit 1 when it misses them, 2 when there is too little history."""
+    from pathlib import Path
+
+    from engine.returns.abuse import NotEnoughHistory
+
+    with _running(ctx) as application:
+        try:
+            report = application.returns.fit_abuse_model(min_decided=min_decided, min_refused=min_refused)
+        except NotEnoughHistory as err:
+            raise _fail(Text.assemble(("not enough history ", "bold red"), ("returns.history_short", "red"), ": ",
+                                      clean(str(err)))) from None
+    out = report.to_dict()
+    if write and report.meets_targets and report.model is not None:
+        target = Path(write)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        partial = target.with_suffix(target.suffix + ".partial")
+        partial.write_text(json.dumps(report.model.to_dict(), indent=2) + "\n", encoding="utf-8")
+        partial.replace(target)
+        out["written"] = str(target)
+    if as_json:
+        _echo_json(out)
+    else:
+        console = _out()
+        console.print(Text.assemble(("Abuse score on this store's decisions: ", "bold"),
+                                    f"{report.decided:,} decided returns, {report.refused:,} refused by a person; "
+                                    f"fitted on the oldest {report.fitted_on:,}, measured on the newest "
+                                    f"{report.measured_on:,}"))
+        console.print(Text.assemble(f"precision {report.precision:.1%} (target 80%), recall {report.recall:.1%} "
+                                    f"(target 60%) at threshold {report.threshold:.3f}: ",
+                                    ("meets the targets", "bold green") if report.meets_targets else
+                                    ("misses the targets: the shipped model stays", "bold red")))
+        if out.get("written"):
+            console.print(Text.assemble(("✓ ", "green"), "written to ", clean(str(out["written"])),
+                                        "; set ORDERLOOM_ABUSE_MODEL_FILE to it and restart to use it"))
+    if not report.meets_targets:
+        raise typer.Exit(1)
+
+
 @returns_app.command("policy")
 def returns_policy(ctx: typer.Context,
                    set_: Annotated[list[str] | None, typer.Option("--set", help="SETTING=VALUE (JSON values allowed), "

@@ -12,6 +12,7 @@ from engine.adapters.email import MaildirSender, SmtpSender
 from engine.adapters.migrate import ensure_schema
 from engine.adapters.outbox import OutboxRelay
 from engine.adapters.unit_of_work import SqlUnitOfWork
+from engine.returns.abuse import load_model
 from engine.services.access import AccessService
 from engine.services.anomaly import HistoryAnomalyScorer
 from engine.services.edi import EdiIntake
@@ -90,7 +91,13 @@ def bootstrap(settings: Settings | None = None, *, database_url: str | None = No
     intake = IntakeDesk(bus.handle, exceptions.process)
     edi = EdiIntake(any_uow, intake)
     tracking = TrackingDesk(any_uow, bus.handle, exceptions, settings.master_secret)
-    returns = ReturnsDesk(any_uow, bus.handle, exceptions, place_replacement=exceptions.process)
+    abuse_model = None
+    if settings.abuse_model_file is not None:
+        try:
+            abuse_model = load_model(str(settings.abuse_model_file))
+        except ValueError as exc:
+            raise ValueError(f"ORDERLOOM_ABUSE_MODEL_FILE: {exc}") from exc
+    returns = ReturnsDesk(any_uow, bus.handle, exceptions, place_replacement=exceptions.process, model=abuse_model)
     exceptions.returns = returns
     smtp = settings.smtp_url.get_secret_value() if settings.smtp_url else None
     sender = email_sender or (SmtpSender(smtp) if smtp else MaildirSender(settings.maildir))

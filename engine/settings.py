@@ -30,6 +30,9 @@ class Settings(BaseSettings):
     llm_port: int = Field(default=8765, ge=1024, le=65535, description="port of the bundled local model server")
     model_cache_dir: Path = Field(default=Path.home() / ".cache" / "orderloom" / "models",
                                   description="where the bundled model's weights are assembled once")
+    abuse_model_file: Path | None = Field(
+        default=None, description="a return-abuse model fitted on this store's own decisions "
+                                  "(`orderloom returns fit-abuse-model --write PATH`); default: the one shipped")
     realworld_dir: Path = Field(default=Path("../shared/realworld"),
                                 description="folder of third-party EDI, address and retail samples (tests)")
 

@@ -39,10 +39,10 @@ from engine.domain.events import Event
 from engine.domain.inventory import Reservation, ReservationStatus, StockBalance, StockMovement
 from engine.domain.network import Carrier, FulfillmentNode, Lane, NodeType
 from engine.domain.orders import Order, OrderLine, OrderStatus, StatusChange
-from engine.domain.returns import ReturnPolicy, Rma
+from engine.domain.returns import ReturnPolicy, Rma, RmaStatus
 from engine.domain.routing import AuditEntry, DecisionOutcome, RoutingDecision
 from engine.domain.tracking import TROUBLE, TrackingUpdate
-from engine.returns.abuse import PastOrder, PastReturn, ReturnHistory
+from engine.returns.abuse import Decision, PastOrder, PastReturn, ReturnHistory, evidence_features
 from engine.services.messagebus import MessageBus
 from engine.services.ports import (
     IdempotencyRepository,
@@ -901,6 +901,13 @@ class FakeReturnRepository(ReturnRepository):
                 if units:
                     out[o.ship_to.postal_code[:3]] = out.get(o.ship_to.postal_code[:3], 0) + units
         return out
+
+    def decisions(self, limit: int = 50_000) -> list[Decision]:
+        decided = sorted((r for r in self.s.rmas.values()
+                          if r.status not in (RmaStatus.REQUESTED, RmaStatus.CANCELLED)),
+                         key=lambda r: (r.created_at or datetime.min.replace(tzinfo=UTC), r.rma_id))
+        return [Decision(r.created_at or r.history[0].at, found, r.status is RmaStatus.REFUSED)
+                for r in decided[:limit] if (found := evidence_features(r.abuse_evidence))]
 
     def analytics(self, since: datetime) -> dict[str, list[dict[str, Any]]]:
         """Units shipped and returned by SKU, channel and segment, and returns by reason (as the SQL does)."""

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -22,7 +22,7 @@ from engine.domain.returns import (
     RmaChange,
     RmaStatus,
 )
-from engine.returns.abuse import PastOrder, PastReturn, ReturnHistory
+from engine.returns.abuse import Decision, PastOrder, PastReturn, ReturnHistory, evidence_features
 from engine.services.ports import ReturnRepository
 
 _R = t.returns.c
@@ -238,6 +238,15 @@ class SqlReturnRepository(ReturnRepository):
             .where(_OL.sku == sku, _O.placed_at >= since, _O.status != "cancelled")
             .group_by(prefix)).all()
         return {str(r.prefix): int(r.units or 0) for r in rows if r.prefix}
+
+    def decisions(self, limit: int = 50_000) -> list[Decision]:
+        rows = self.conn.execute(
+            select(_R.created_at, _R.status, _R.abuse_evidence)
+            .where(_R.status.not_in([RmaStatus.REQUESTED.value, RmaStatus.CANCELLED.value]))
+            .order_by(_R.created_at, _R.rma_id).limit(max(1, limit)))
+        return [Decision(r.created_at.replace(tzinfo=r.created_at.tzinfo or UTC), found,
+                         r.status == RmaStatus.REFUSED.value)
+                for r in rows if (found := evidence_features(r.abuse_evidence))]
 
     def analytics(self, since: datetime) -> dict[str, list[dict[str, Any]]]:
         """Sold = units shipped on orders placed since `since`; returned = units on returns opened since then

@@ -189,3 +189,99 @@ def _sigmoid(x: float) -> float:
         return 1 / (1 + math.exp(-x))
     e = math.exp(x)
     return e / (1 + e)
+
+
+# -- refitting on a store's own decisions -------------------------------------------------------------------
+
+MIN_DECIDED, MIN_REFUSED = 200, 20
+PRECISION_TARGET, RECALL_TARGET = 0.80, 0.60
+
+
+@dataclass(frozen=True)
+class Decision:
+    """One return a person (or the policy) decided: the features it was scored on when asked for, and whether
+    a person refused it."""
+
+    at: datetime
+    features: dict[str, float]
+    refused: bool
+
+
+@dataclass
+class RefitReport:
+    decided: int
+    refused: int
+    fitted_on: int
+    measured_on: int
+    threshold: float
+    precision: float
+    recall: float
+    meets_targets: bool
+    model: AbuseModel | None
+
+    def to_dict(self) -> dict[str, object]:
+        return {"decided": self.decided, "refused": self.refused, "fitted_on": self.fitted_on,
+                "measured_on": self.measured_on, "threshold": round(self.threshold, 4),
+                "precision": round(self.precision, 4), "recall": round(self.recall, 4),
+                "precision_target": PRECISION_TARGET, "recall_target": RECALL_TARGET,
+                "meets_targets": self.meets_targets,
+                "weights": dict(zip(FEATURES, (round(w, 3) for w in self.model.weights), strict=True))
+                if self.model else None}
+
+
+class NotEnoughHistory(ValueError):
+    """Too few decided returns, or too few refusals, to fit and measure a model honestly."""
+
+
+def evidence_features(evidence: object) -> dict[str, float]:
+    """The feature values stored with a scored return (its evidence), or {} when it was not scored."""
+    if not isinstance(evidence, list):
+        return {}
+    out = {}
+    for item in evidence:
+        if isinstance(item, dict) and item.get("feature") in FEATURES:
+            try:
+                value = float(item["value"])
+            except (TypeError, ValueError):
+                return {}
+            if not math.isfinite(value):
+                return {}
+            out[str(item["feature"])] = value
+    return out if set(out) == set(FEATURES) else {}
+
+
+def refit(decisions: Sequence[Decision], *, holdout: float = 0.3, min_decided: int = MIN_DECIDED,
+          min_refused: int = MIN_REFUSED) -> RefitReport:
+    """Fit the score on the older part of a store's decided returns and measure it on the newer part it never
+    saw (the way it will be used: on what comes next). Refusals by a person are the positives. The threshold
+    is the lowest that keeps precision at 0.85 on the fitted part; precision and recall are measured on the
+    newer part. Raises NotEnoughHistory, naming the counts, when there is too little to do either honestly."""
+    usable = sorted((d for d in decisions if set(d.features) >= set(FEATURES)), key=lambda d: d.at)
+    refused = sum(d.refused for d in usable)
+    if len(usable) < min_decided or refused < min_refused:
+        raise NotEnoughHistory(f"{len(usable)} decided returns with their scores, {refused} refused by a person: "
+                               f"fitting needs at least {min_decided} and {min_refused}")
+    cut = int(len(usable) * (1 - holdout))
+    train, test = usable[:cut], usable[cut:]
+    if not any(d.refused for d in train) or not any(d.refused for d in test):
+        raise NotEnoughHistory("the refusals all fall on one side of the time split: the older returns to fit on "
+                               "and the newer ones to measure on both need some")
+    model = AbuseModel().fit([d.features for d in train], [d.refused for d in train])
+    threshold = model.calibrate([d.features for d in train], [d.refused for d in train], min_precision=0.85)
+    tp = sum(1 for d in test if d.refused and model.flags(d.features))
+    fp = sum(1 for d in test if not d.refused and model.flags(d.features))
+    fn = sum(1 for d in test if d.refused and not model.flags(d.features))
+    precision = tp / (tp + fp) if tp + fp else 0.0
+    recall = tp / (tp + fn) if tp + fn else 0.0
+    return RefitReport(decided=len(usable), refused=refused, fitted_on=len(train), measured_on=len(test),
+                       threshold=threshold, precision=precision, recall=recall,
+                       meets_targets=precision >= PRECISION_TARGET and recall >= RECALL_TARGET, model=model)
+
+
+def load_model(path: str) -> AbuseModel:
+    """A model written by `orderloom returns fit-abuse-model --write PATH`; a clear error when it is unusable."""
+    try:
+        with open(path, encoding="utf-8") as f:
+            return AbuseModel.from_dict(json.load(f))
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise ValueError(f"the abuse model file {path!r} cannot be used: {exc}") from exc

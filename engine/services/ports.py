@@ -23,7 +23,7 @@ from engine.domain.returns import ReturnPolicy, Rma
 from engine.domain.routing import AuditEntry, RoutingDecision
 from engine.domain.tracking import TrackingUpdate
 from engine.intake.matching import BuyerPart
-from engine.returns.abuse import ReturnHistory
+from engine.returns.abuse import Decision, ReturnHistory
 
 
 @dataclass(frozen=True)
@@ -700,3 +700,8 @@ class ReturnRepository(abc.ABC):
     @abc.abstractmethod
     def analytics(self, since: datetime) -> dict[str, list[dict[str, Any]]]:
         """Units sold and returned since `since` by SKU, channel, reason and customer segment."""
+
+    @abc.abstractmethod
+    def decisions(self, limit: int = 50_000) -> list[Decision]:
+        """Returns someone decided, oldest first, with the features each was scored on: refused by a person, or
+        authorised (and on from there). Waiting, withdrawn and unscored returns are left out."""

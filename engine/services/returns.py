@@ -26,7 +26,16 @@ from engine.domain.errors import Problem
 from engine.domain.exceptions import Action, CaseStatus, ExceptionType, Flag, Recommendation
 from engine.domain.geo import ZIP3_BY_PREFIX, Zip3Region
 from engine.domain.returns import REASON_WORDS, Resolution, ReturnReason, Rma, RmaStatus, reason_from_text
-from engine.returns.abuse import AbuseModel, ReturnRequestFacts, default_model, features
+from engine.returns.abuse import (
+    MIN_DECIDED,
+    MIN_REFUSED,
+    AbuseModel,
+    RefitReport,
+    ReturnRequestFacts,
+    default_model,
+    features,
+    refit,
+)
 from engine.returns.restock import NodeOption, RestockChoice, choose_restock_node
 from engine.services.handlers.checks import is_lookup_key
 from engine.services.handlers.returns import order_line_facts, policy_in_force, rma_view
@@ -265,6 +274,14 @@ class ReturnsDesk:
             stalled = [r.rma_id for r in uow.returns.search(status=[RmaStatus.DISPOSED.value], limit=1000)
                        if r.history and r.history[-1].at <= cutoff]
         return [self.settle(rma_id) for rma_id in sorted(stalled)[:max(1, limit)]]
+
+    def fit_abuse_model(self, *, min_decided: int = MIN_DECIDED, min_refused: int = MIN_REFUSED) -> RefitReport:
+        """Fit the abuse score on this store's own decided returns (refused by a person = abuse) and measure it
+        on the newest of them (see `engine.returns.abuse.refit`). Nothing changes until the model is written
+        and named in ORDERLOOM_ABUSE_MODEL_FILE."""
+        with self.uow_factory(readonly=True) as uow:
+            decisions = uow.returns.decisions()
+        return refit(decisions, min_decided=min_decided, min_refused=min_refused)
 
     # -- reading --------------------------------------------------------------------------------------
     def options(self, order_id: str) -> dict[str, Any]:

@@ -147,3 +147,54 @@ def test_the_demo_returns(url: str) -> None:
     assert row["status"] == "closed" and row["lines"] and row["lines"][0]["read_by"] == "rules"
     text = orderloom(url, "returns", "list").output
     assert row["rma_id"] in text
+
+
+def _store(url: str, customers: int, seed: int) -> int:
+    from tests.integration.helpers import StepClock
+    from tests.integration.test_returns import store_decisions
+    from tests.integration.test_routing_service import build
+
+    app = bootstrap(database_url=url, migrate=True, clock=StepClock())
+    try:
+        build(app.bus, stock={("SKU-A", "DC-EAST"): 10})
+        app.bus.handle(c.UpsertCustomer(customer_id="cust-a", email="a@example.com", name="Ann Able"))
+        return store_decisions(app, customers, seed)
+    finally:
+        app.close()
+
+
+def test_the_abuse_score_is_refitted_on_the_stores_decisions_and_used_once_named(tmp_path: Path) -> None:
+    from engine.settings import Settings
+
+    url = f"sqlite:///{tmp_path / 'store.db'}"
+    model = tmp_path / "model.json"
+    decided = _store(url, 60, seed=3)
+    short = orderloom(url, "returns", "fit-abuse-model", "--write", str(model))
+    assert short.exit_code == 2 and "returns.history_short" in short.output and f"{decided} decided" in short.output
+    assert not model.exists()
+    lowered = orderloom(url, "returns", "fit-abuse-model", "--min-decided", "5")  # too few to measure anything
+    assert lowered.exit_code == 2 and "--min-decided" in lowered.output
+
+    other = f"sqlite:///{tmp_path / 'other.db'}"
+    _store(other, 1200, seed=4)  # this store's history gives a score that misses the precision target
+    missed = orderloom(other, "returns", "fit-abuse-model", "--write", str(model))
+    assert missed.exit_code == 1 and "misses the targets: the shipped model stays" in missed.output, missed.output
+    assert not model.exists()
+
+    good = f"sqlite:///{tmp_path / 'good.db'}"
+    _store(good, 1200, seed=3)
+    fitted = orderloom(good, "returns", "fit-abuse-model", "--write", str(model), "--json")
+    assert fitted.exit_code == 0, fitted.output
+    report = json.loads(fitted.stdout)
+    assert report["meets_targets"] and report["written"] == str(model)
+    written = json.loads(model.read_text())
+    used = bootstrap(Settings(database_url=good, abuse_model_file=model), migrate=False)
+    try:
+        assert used.returns.model.weights == written["weights"]
+    finally:
+        used.close()
+    (tmp_path / "broken.json").write_text('{"features": ["return_rate"], "weights": []}')
+    with pytest.raises(ValueError, match=r"ORDERLOOM_ABUSE_MODEL_FILE.*other features"):
+        bootstrap(Settings(database_url=good, abuse_model_file=tmp_path / "broken.json"), migrate=False)
+    with pytest.raises(ValueError, match=r"ORDERLOOM_ABUSE_MODEL_FILE.*cannot be used"):
+        bootstrap(Settings(database_url=good, abuse_model_file=tmp_path / "missing.json"), migrate=False)

@@ -16,7 +16,7 @@ from engine.bootstrap import App, bootstrap
 from engine.domain import commands as c
 from engine.domain import errors as e
 from engine.domain.returns import ReturnPolicy
-from engine.returns.abuse import FEATURES, AbuseModel
+from engine.returns.abuse import FEATURES, AbuseModel, features
 from engine.services import views
 from tests.integration.helpers import StepClock, snapshot
 from tests.integration.test_routing_service import NYC, build
@@ -473,3 +473,45 @@ def test_the_ops_assistant_lists_returns_waiting_for_a_decision(shop: App) -> No
     shop.returns.cancel(held["rma_id"], "customer:ann", "I'll keep it")
     assert shop.exceptions.case(held["case_id"])["status"] == "cleared"
     assert "No open return exceptions" in ops.ask("t-ret", "returns waiting for a decision", "ana").answer
+
+
+def store_decisions(app: App, customers: int, seed: int = 3) -> int:
+    """Returns people decided, as the engine stores them: the features each was scored on (its evidence), refused
+    for the planted abusers and closed for everyone else; a few still waiting and withdrawn ones that do not
+    count. Answers how many were stored as decided."""
+    from datetime import timedelta
+
+    from engine.domain.returns import Resolution, ReturnLine, ReturnReason, Rma, RmaChange, RmaStatus
+    from evals.returns.generate import population
+    from tests.integration.test_routing_service import NYC
+
+    placed = app.bus.handle(c.PlaceOrder(channel="web", external_id=f"W-HIST-{seed}", customer_id="cust-a",
+                                         ship_to=NYC, lines=(c.NewOrderLine(sku="SKU-A", quantity=1),)))
+    model = AbuseModel().fit([features(x.history, x.request) for x in population(99, 200)],
+                             [x.abuser for x in population(99, 200)])
+    start = app.clock()
+    people = population(seed, customers)
+    with app.uow() as uow:
+        for i, x in enumerate(people):
+            at = start + timedelta(minutes=i)
+            status = (RmaStatus.REQUESTED if i % 50 == 7 else RmaStatus.CANCELLED if i % 50 == 9 else
+                      RmaStatus.REFUSED if x.abuser else RmaStatus.CLOSED)
+            uow.returns.add(Rma(
+                rma_id=f"RMA-H{seed}-{i:05d}", order_id=str(placed["order_id"]), channel="web", customer_id="cust-a",
+                account_code=None, lines=[ReturnLine(1, "SKU-A", 1, ReturnReason.CHANGED_MIND, Decimal("20.00"))],
+                resolution=Resolution.REFUND, status=status, created_at=at, reason=ReturnReason.CHANGED_MIND,
+                abuse_score=0.5, abuse_evidence=model.evidence(features(x.history, x.request)),
+                history=[RmaChange(at, None, status, "history")]))
+        uow.commit()
+    return sum(1 for i in range(customers) if i % 50 not in (7, 9))
+
+
+def test_the_abuse_score_refits_on_the_stores_own_decisions(shop: App) -> None:
+    from engine.returns.abuse import NotEnoughHistory
+
+    with pytest.raises(NotEnoughHistory):
+        shop.returns.fit_abuse_model()  # nothing decided yet
+    decided = store_decisions(shop, 1200)
+    report = shop.returns.fit_abuse_model()
+    assert report.decided == decided  # waiting and withdrawn returns are not decisions
+    assert report.meets_targets and report.precision >= 0.8 and report.recall >= 0.6, report.to_dict()

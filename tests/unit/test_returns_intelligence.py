@@ -3,11 +3,20 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 
 from engine.domain.geo import ZIP3_BY_PREFIX
-from engine.returns.abuse import AbuseModel, PastOrder, PastReturn, ReturnHistory, ReturnRequestFacts, features
+from engine.returns.abuse import (
+    FEATURES,
+    AbuseModel,
+    PastOrder,
+    PastReturn,
+    ReturnHistory,
+    ReturnRequestFacts,
+    features,
+)
 from engine.returns.restock import NodeOption, choose_restock_node, origin_cost
 
 NOW = datetime(2030, 6, 1, tzinfo=UTC)
@@ -70,3 +79,37 @@ def test_restock_goes_where_the_sku_sells_unless_nothing_takes_returns() -> None
     assert choose_restock_node(short_east, chicago, east_demand, 2, rate, shortage_credit=0.0).credit == 0
     with pytest.raises(ValueError):
         choose_restock_node([NodeOption("X", reno, 1.0, accepts_returns=False)], chicago, west_demand, 1, rate)
+
+
+def _decisions(customers: int, seed: int = 3) -> list[Any]:
+    from datetime import UTC, datetime, timedelta
+
+    from engine.returns.abuse import Decision, features
+    from evals.returns.generate import population
+
+    start = datetime(2030, 1, 1, tzinfo=UTC)
+    return [Decision(start + timedelta(minutes=i), features(x.history, x.request), x.abuser)
+            for i, x in enumerate(population(seed, customers))]
+
+
+def test_the_score_refits_on_a_stores_own_decisions_and_is_measured_on_the_newest() -> None:
+    from engine.returns.abuse import refit
+
+    report = refit(_decisions(1500))
+    assert report.fitted_on + report.measured_on == report.decided == 1500
+    assert report.measured_on == 450 and report.refused > 50
+    assert report.precision >= 0.8 and report.recall >= 0.6 and report.meets_targets, report.to_dict()
+    assert report.model is not None and 0 < report.threshold < 1
+
+
+def test_too_little_history_is_refused_with_the_counts() -> None:
+    from engine.returns.abuse import NotEnoughHistory, evidence_features, refit
+
+    with pytest.raises(NotEnoughHistory, match=r"150 decided returns with their scores, \d+ refused"):
+        refit(_decisions(150))
+    assert evidence_features(None) == {} and evidence_features("x") == {}
+    assert evidence_features([{"feature": "return_rate", "value": 0.2}]) == {}  # not every feature: unusable
+    every = [{"feature": f, "value": 1} for f in FEATURES]
+    assert evidence_features(every) == dict.fromkeys(FEATURES, 1.0)
+    assert evidence_features([*every[:-1], {"feature": FEATURES[-1], "value": "NaN'; DROP"}]) == {}
+    assert evidence_features([*every[:-1], {"feature": FEATURES[-1], "value": "nan"}]) == {}

@@ -13,14 +13,15 @@ from engine.domain.inventory import MovementKind
 from tests.fakes import ADDRESS, make_world
 
 
-def delivered(w, sku: str = "SKU-1", qty: int = 2) -> str:  # type: ignore[no-untyped-def]
+def delivered(w, sku: str = "SKU-1", qty: int = 2, ext: str = "") -> str:  # type: ignore[no-untyped-def]
     w.bus.handle(c.ReceiveStock(sku=sku, node="DC-1", quantity=10))
     w.bus.handle(c.UpsertCustomer(customer_id="C-1", email="c1@example.com", name="Cy One"))
-    oid = str(w.bus.handle(c.PlaceOrder(channel="web", external_id=f"W-{sku}", customer_id="C-1", ship_to=ADDRESS,
+    ext = ext or f"W-{sku}"
+    oid = str(w.bus.handle(c.PlaceOrder(channel="web", external_id=ext, customer_id="C-1", ship_to=ADDRESS,
                                         lines=(c.NewOrderLine(sku, qty),)))["order_id"])
     w.bus.handle(c.AllocateOrder(order_id=oid, allocations=(c.LineAllocation(1, "DC-1", qty),)))
     w.bus.handle(c.ReleaseOrderToFulfillment(order_id=oid))
-    w.bus.handle(c.RecordShipment(order_id=oid, node="DC-1", lines=(c.ShipmentLine(1, qty),), shipment_id=f"S-{sku}",
+    w.bus.handle(c.RecordShipment(order_id=oid, node="DC-1", lines=(c.ShipmentLine(1, qty),), shipment_id=f"S-{ext}",
                                   carrier="CAR", tracking_number=f"T-{sku}"))
     w.bus.handle(c.MarkDelivered(order_id=oid))
     return oid
@@ -67,3 +68,22 @@ def test_the_fakes_reports_follow_the_sql_ones() -> None:
     assert report["segment"] == [{"key": "consumer:standard", "sold": 5, "returned": 1, "return_rate": 0.2}]
     assert len(history.orders) == 2 and [(r.units, r.whole_order) for r in history.returns] == [(1, False)]
     assert demand == {ADDRESS["postal_code"][:3]: 4}
+
+
+def test_the_fakes_decisions_follow_the_sql_ones() -> None:
+    from engine.returns.abuse import FEATURES
+    from tests.fakes import FakeUnitOfWork
+
+    w = make_world()
+    evidence = tuple({"feature": f, "value": 0.5, "usual": "", "push": 0.0} for f in FEATURES)
+    ids = []
+    for n, sku in enumerate(("SKU-1", "SKU-2", "SKU-1")):
+        oid = delivered(w, sku, n + 1, ext=f"W-D{n}")
+        ids.append(w.bus.handle(c.RequestReturn(order_id=oid, lines=(c.ReturnLineRequest(
+            line_no=1, quantity=1, reason="changed_mind"),), abuse_score=0.9, abuse_evidence=evidence))["rma_id"])
+    w.bus.handle(c.RefuseReturn(rma_id=ids[0], actor="ops", reason="worn three times before"))
+    w.bus.handle(c.AuthoriseReturn(rma_id=ids[1], actor="ops"))  # the third still waits: not a decision
+    with FakeUnitOfWork(w.store, w.clock) as u:
+        found = u.returns.decisions()
+    assert [d.refused for d in found] == [True, False]
+    assert found[0].features == dict.fromkeys(FEATURES, 0.5)

@@ -219,14 +219,14 @@ def test_the_customer_page_orders_promise_and_chat(world: World) -> None:
     page.close()
 
 
-def _delivered(world: World, ext: str, sku: str) -> str:
+def _delivered(world: World, ext: str, sku: str, *more: tuple[str, int]) -> str:
     from engine.domain import commands as c
 
     placed = world.client.post("/orders", json={
         "channel": "web", "external_id": ext, "customer_id": CUSTOMER_ID,
         "ship_to": {"name": "Dana Fox", "line1": "233 S Wacker Dr", "city": "Chicago", "state": "IL",
                     "postal_code": "60606", "country": "US"},
-        "lines": [{"sku": sku, "quantity": 1}]}).json()
+        "lines": [{"sku": sku, "quantity": 1}, *({"sku": s, "quantity": q} for s, q in more)]}).json()
     order_id = str(placed["order_id"])
     assert placed["status"] == "allocated", placed
     assert world.client.post(f"/orders/{order_id}/release").status_code == 200
@@ -275,7 +275,9 @@ def test_a_held_return_is_authorised_or_refused_from_the_returns_queue(world: Wo
 def test_a_customer_exchanges_a_tee_for_another_size_from_their_page(world: World) -> None:
     from engine.returns.abuse import FEATURES, AbuseModel
 
-    order_id = _delivered(world, "UI-RET-TEE", "APP-0002")  # Northwind Crew Neck Tee, Heather Grey, S
+    # Northwind Crew Neck Tee, Heather Grey, S, with lines no simulated order of this customer repeats (duplicate
+    # screening would rightly hold it)
+    order_id = _delivered(world, "UI-RET-TEE", "APP-0002", ("HOM-0046", 3), ("BEA-0033", 2))
     shipped = world.app.returns.model
     k = len(FEATURES)  # a model that authorises every request, so the page's answer is known
     world.app.returns.model = AbuseModel(weights=[0.0] * k, bias=-9.0, means=[0.0] * k, scales=[1.0] * k,
@@ -287,11 +289,12 @@ def test_a_customer_exchanges_a_tee_for_another_size_from_their_page(world: Worl
         form = card.locator("form[data-return-form]")
         form.locator("button.primary").click()  # nothing chosen yet: told so, nothing sent
         assert "how many" in form.locator("[data-result]").inner_text()
-        swap = form.locator('select[data-swap]')
+        tee = form.locator('tr[data-line="1"]')
+        swap = tee.locator("select[data-swap]")
         assert swap.is_disabled()  # a refund sends nothing back
         form.locator('input[name=resolution][value=exchange]').check()
         swap.select_option("APP-0003")
-        form.locator("input[data-units]").fill("1")
+        tee.locator("input[data-units]").fill("1")
         form.locator("select[name=reason]").select_option("size_or_fit")
         form.locator("button.primary").click()
         page.wait_for_function(f"""document.querySelector('article[data-order="{order_id}"] [data-result]')"""

@@ -243,7 +243,7 @@ def test_a_held_return_is_authorised_or_refused_from_the_returns_queue(world: Wo
     world.app.returns.model = AbuseModel(weights=[0.0] * k, bias=9.0, means=[0.0] * k, scales=[1.0] * k,
                                          threshold=0.5)
     try:
-        held = [world.client.post(f"/orders/{_delivered(world, f'UI-RET-{i}', sku)}/returns",
+        held = [world.client.post(f"/orders/{_delivered(world, f'UI-RET-{i}', sku, ('BEA-0034', 4))}/returns",
                                   json={"reason_text": "changed my mind"}).json()
                 for i, sku in ((1, "HOM-0002"), (2, "HOM-0003"))]
     finally:

@@ -12,7 +12,7 @@ from typing import Any, Protocol
 from engine.domain import errors as e
 from engine.domain.access import Principal, Role
 from engine.domain.orders import OrderStatus
-from engine.domain.returns import CUSTOMER_WORDS, ReturnReason, RmaStatus, exchange_wish, reason_from_text
+from engine.domain.returns import CUSTOMER_WORDS, ReturnReason, RmaStatus, reason_from_text
 from engine.intake.address import validate_address
 from engine.services.unit_of_work import AbstractUnitOfWork
 
@@ -134,32 +134,18 @@ class CustomerTools:
                                "instead if you like."}
         lines: list[dict[str, Any]] | None = None
         swaps: dict[int, str] = {}
-        resolution = "refund"
-        offered = self.app.returns.options(order.order_id)["lines"]
-        with self.app.uow(readonly=True) as uow:
-            items = {ln["line_no"]: uow.master.get_sku(ln["sku"]) for ln in offered}
-            variants = {n: uow.master.variants_of(item) if item else [] for n, item in items.items()}
-        colours = {str(x.attributes.get("color")) for x in [*items.values(), *(v for vs in variants.values()
-                                                                                for v in vs)]
-                   if x is not None and x.attributes.get("color")}
-        wish = exchange_wish(message, colours)
-        if wish is not None:
-            resolution = "exchange"
-            if wish.specific:
-                for ln in offered:
-                    item = items[ln["line_no"]]
-                    pick = wish.pick(item.attributes, [(v.sku, v.attributes) for v in variants[ln["line_no"]]]) \
-                        if item is not None else None
-                    if pick:
-                        swaps[ln["line_no"]] = pick
-                if not swaps and offered:
-                    return {"error": "exchange_choice", "order_id": order.order_id,
-                            "message": _choices(order.order_id, offered)}
-                # another size for "medium" or "a size up": the fit was the reason, whatever words came with it
-                fit = "size_or_fit" if (wish.size or wish.step) and reason_from_text(reason) is ReturnReason.OTHER \
-                    else None
-                lines = [{"line_no": ln["line_no"], "quantity": ln["returnable"], **({"reason": fit} if fit else {})}
-                         for ln in offered if ln["line_no"] in swaps]
+        choice = self.app.returns.exchange_from_words(order.order_id, message)
+        if choice is not None and choice.wish.specific:
+            swaps = choice.picks
+            if not swaps and choice.lines:
+                return {"error": "exchange_choice", "order_id": order.order_id,
+                        "message": _choices(order.order_id, choice.lines)}
+            # another size for "medium" or "a size up": the fit was the reason, whatever words came with it
+            fit = "size_or_fit" if (choice.wish.size or choice.wish.step) \
+                and reason_from_text(reason) is ReturnReason.OTHER else None
+            lines = [{"line_no": ln["line_no"], "quantity": ln["returnable"], **({"reason": fit} if fit else {})}
+                     for ln in choice.lines if ln["line_no"] in swaps] or None  # none left: the desk says why
+        resolution = "refund" if choice is None else "exchange"
         try:
             rma = self.app.returns.request(order.order_id, lines, reason[:200], requested_by=self.principal.actor,
                                            resolution=resolution, exchange_skus=swaps or None)
@@ -167,7 +153,7 @@ class CustomerTools:
             why = "; ".join(p.message for p in exc.problems[:3]) or exc.message
             return {"error": "not_eligible", "order_id": order.order_id,
                     "message": f"I can't start a return for order {order.order_id}: {why}."}
-        labels = {v.sku: v.variant_label for vs in variants.values() for v in vs}
+        labels = choice.labels if choice is not None else {}
         return {"order_id": order.order_id, "rma_id": rma["rma_id"], "status": rma["status"],
                 "resolution": rma["resolution"],
                 "lines": [{"line_no": ln["line_no"], "sku": ln["sku"], "quantity": ln["quantity"],

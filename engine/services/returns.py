@@ -17,6 +17,7 @@ from __future__ import annotations
 import dataclasses
 import math
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, Protocol
 
@@ -25,7 +26,16 @@ from engine.domain import errors as e
 from engine.domain.errors import Problem
 from engine.domain.exceptions import Action, CaseStatus, ExceptionType, Flag, Recommendation
 from engine.domain.geo import ZIP3_BY_PREFIX, Zip3Region
-from engine.domain.returns import REASON_WORDS, Resolution, ReturnReason, Rma, RmaStatus, reason_from_text
+from engine.domain.returns import (
+    REASON_WORDS,
+    ExchangeWish,
+    Resolution,
+    ReturnReason,
+    Rma,
+    RmaStatus,
+    exchange_wish,
+    reason_from_text,
+)
 from engine.returns.abuse import (
     MIN_DECIDED,
     MIN_REFUSED,
@@ -44,6 +54,16 @@ from engine.services.unit_of_work import AbstractUnitOfWork
 ENGINE = "orderloom"
 DEMAND_DAYS = 90
 GROUND = "ground"
+
+
+@dataclass(frozen=True)
+class ExchangeChoice:
+    """An exchange read from a customer's words (see `ReturnsDesk.exchange_from_words`)."""
+
+    wish: ExchangeWish
+    lines: list[dict[str, Any]]   # the returnable lines, as `options` gives them
+    picks: dict[int, str]         # line_no -> the variant the words ask for
+    labels: dict[str, str]        # variant SKU -> how the customer reads it ("Heather Grey, M")
 
 
 class UowFactory(Protocol):
@@ -307,6 +327,29 @@ class ReturnsDesk:
         return {"order_id": order.order_id, "lines": lines,
                 "reasons": [{"reason": r.value, "words": REASON_WORDS[r], "merchant_fault": r.merchant_fault}
                             for r in ReturnReason]}
+
+    def exchange_from_words(self, order_id: str, text: str) -> ExchangeChoice | None:
+        """What the customer's words ask an exchange on the order to send (`exchange_wish`): None when they ask
+        for no exchange. Otherwise the returnable lines, and for each line the words fit (a size, a size up or
+        down, a colour the item comes in) the variant picked; no pick at all with a specific wish means the
+        customer must choose from the lines' variants; an unspecific wish ("exchange it") means the same again."""
+        offered = self.options(order_id)["lines"]
+        with self.uow_factory(readonly=True) as uow:
+            items = {ln["line_no"]: uow.master.get_sku(ln["sku"]) for ln in offered}
+            variants = {n: uow.master.variants_of(item) if item else [] for n, item in items.items()}
+        colours = {str(x.attributes["color"]) for x in [*items.values(), *(v for vs in variants.values() for v in vs)]
+                   if x is not None and x.attributes.get("color")}
+        wish = exchange_wish(text, colours)
+        if wish is None:
+            return None
+        picks: dict[int, str] = {}
+        if wish.specific:
+            for n, item in items.items():
+                pick = wish.pick(item.attributes, [(v.sku, v.attributes) for v in variants[n]]) if item else None
+                if pick:
+                    picks[n] = pick
+        return ExchangeChoice(wish=wish, lines=offered, picks=picks,
+                              labels={v.sku: v.variant_label for vs in variants.values() for v in vs})
 
     def get(self, rma_id: str) -> dict[str, Any]:
         with self.uow_factory(readonly=True) as uow:

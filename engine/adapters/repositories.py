@@ -11,7 +11,7 @@ from datetime import UTC, datetime, time
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Connection, and_, bindparam, case, func, insert, select, update
+from sqlalchemy import Connection, RowMapping, and_, bindparam, case, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from engine.adapters import tables as t
@@ -68,6 +68,13 @@ def _exists(conn: Connection, table: Any, **where: Any) -> bool:
     return conn.execute(select(1).select_from(table).where(cond).limit(1)).first() is not None
 
 
+def _sku(row: RowMapping, substitutes: list[Substitute] | None = None) -> Sku:
+    return Sku(sku=row["sku"], name=row["name"], category=row["category"], unit_price=Decimal(row["unit_price"]),
+               weight_kg=Decimal(row["weight_kg"]), hazmat=row["hazmat"], is_new=row["is_new"],
+               unit_of_measure=row["unit_of_measure"], attributes=dict(row["attributes"] or {}), active=row["active"],
+               substitutes=substitutes or [])
+
+
 class SqlMasterDataRepository(MasterDataRepository):
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
@@ -78,15 +85,9 @@ class SqlMasterDataRepository(MasterDataRepository):
         if row is None:
             return None
         subs = self.conn.execute(select(t.sku_substitutes).where(t.sku_substitutes.c.sku == sku)).mappings()
-        return Sku(
-            sku=row["sku"], name=row["name"], category=row["category"], unit_price=Decimal(row["unit_price"]),
-            weight_kg=Decimal(row["weight_kg"]), hazmat=row["hazmat"], is_new=row["is_new"],
-            unit_of_measure=row["unit_of_measure"], attributes=dict(row["attributes"] or {}),
-            active=row["active"],
-            substitutes=[Substitute(s["substitute_sku"], Decimal(s["min_price_ratio"]),
-                                    Decimal(s["max_price_ratio"]),
-                                    s["valid_from"].date() if s["valid_from"] else None,
-                                    s["valid_until"].date() if s["valid_until"] else None) for s in subs])
+        return _sku(row, [Substitute(s["substitute_sku"], Decimal(s["min_price_ratio"]), Decimal(s["max_price_ratio"]),
+                                     s["valid_from"].date() if s["valid_from"] else None,
+                                     s["valid_until"].date() if s["valid_until"] else None) for s in subs])
 
     def variants_of(self, item: Sku, limit: int = 50) -> list[Sku]:
         if item.product_key is None:
@@ -95,11 +96,8 @@ class SqlMasterDataRepository(MasterDataRepository):
         rows = self.conn.execute(select(t.skus).where(
             k.category == item.category, k.unit_price == item.unit_price, k.active.is_(True), k.sku != item.sku)
             .order_by(k.sku).limit(1000)).mappings()
-        found = (Sku(sku=row["sku"], name=row["name"], category=row["category"], unit_price=Decimal(row["unit_price"]),
-                     weight_kg=Decimal(row["weight_kg"]), hazmat=row["hazmat"], is_new=row["is_new"],
-                     unit_of_measure=row["unit_of_measure"], attributes=dict(row["attributes"] or {}),
-                     active=row["active"]) for row in rows)  # substitutes are not needed to offer a variant
-        return [v for v in found if v.is_variant_of(item)][:limit]
+        # substitutes are not needed to offer a variant
+        return [v for v in (_sku(row) for row in rows) if v.is_variant_of(item)][:limit]
 
     def existing_skus(self, codes: Iterable[str]) -> set[str]:
         wanted = sorted(set(codes))

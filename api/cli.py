@@ -1413,7 +1413,7 @@ def seed_returns(ctx: typer.Context, count: Annotated[int, typer.Option("--count
     the policy and the customer's history, its parcel routed to the best node, received, and inspected from a
     note (read by the model); sellable units go back into stock and the refund follows."""
     from agents.returns.grader import ConditionGrader
-    from evals.simulator import RETURN_STORIES, TOO_SMALL, _next_size
+    from evals.simulator import RETURN_STORIES, TOO_SMALL
 
     model = None if llm == "fake" else _intake_model(llm)
     grader = ConditionGrader(model)
@@ -1436,9 +1436,10 @@ def seed_returns(ctx: typer.Context, count: Annotated[int, typer.Option("--count
                     shipment_id=f"DEMO-{order_id}-{node}", lines=tuple(lines)))
             application.bus.handle(c.MarkDelivered(order_id=order_id, idempotency_key=f"demo-return:{order_id}:dlv"))
             said, notes = RETURN_STORIES[i % len(RETURN_STORIES)]
-            # "too small": the next size up where the catalog has one, as an exchange
-            swaps = {ln["line_no"]: up for ln in application.returns.options(order_id)["lines"]
-                     if (up := _next_size(ln))} if i % len(RETURN_STORIES) == TOO_SMALL else {}
+            # "too small": the next size up where the catalog has one, as an exchange (read as the chat reads it)
+            choice = application.returns.exchange_from_words(order_id, "I need a size up") \
+                if i % len(RETURN_STORIES) == TOO_SMALL else None
+            swaps = choice.picks if choice is not None else {}
             try:
                 rma = application.returns.request(order_id, None, said, requested_by="demo",
                                                   idempotency_key=f"demo-return:{order_id}",

@@ -38,6 +38,7 @@ from typing import Any
 import httpx
 
 from engine.domain import commands as c
+from engine.domain.returns import SIZES
 from engine.domain.tracking import carrier_payload
 from engine.services.demo import ACCOUNTS, demo_orders, demo_plan
 from engine.services.tracking import sign
@@ -51,7 +52,6 @@ SCANS = (("picked_up", 6.0), ("in_transit", 14.0), ("out_for_delivery", 26.0), (
 RETURN_AFTER = 10.0     # a customer asks for a return this long after delivery
 RECEIVE_AFTER = 20.0    # the parcel reaches the returns desk this long after the label
 # What customers say, and what the inspector then finds (a note the condition grader reads).
-SIZES = ("XXS", "XS", "S", "M", "L", "XL", "XXL")
 TOO_SMALL = 0  # the story below that asks for a size up
 RETURN_STORIES = (
     ("it's too small", ("Opened, unused, all accessories present.", "Worn once, light creases.")),
@@ -431,12 +431,14 @@ class ChannelSimulator:
 
 
 def _next_size(line: dict[str, Any]) -> str | None:
-    """The variant one size up in the same colour, from a returns-options line ("Heather Grey, S" -> "..., M")."""
-    colour, _, size = str(line["variant"]).rpartition(", ")
+    """The variant one size up in the same colour, from a returns-options line (its size and colour as the
+    catalog gives them)."""
+    size = line.get("size")
     if size not in SIZES or SIZES.index(size) + 1 >= len(SIZES):
         return None
-    wanted = f"{colour}, {SIZES[SIZES.index(size) + 1]}" if colour else SIZES[SIZES.index(size) + 1]
-    return next((v["sku"] for v in line["variants"] if v["variant"] == wanted), None)
+    up = SIZES[SIZES.index(size) + 1]
+    return next((v["sku"] for v in line["variants"] if v.get("size") == up and v.get("color") == line.get("color")),
+                None)
 
 
 def _date(value: Any) -> date | None:

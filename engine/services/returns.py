@@ -23,6 +23,7 @@ from typing import Any, Protocol
 
 from engine.domain import commands as c
 from engine.domain import errors as e
+from engine.domain.catalog import Sku
 from engine.domain.errors import Problem
 from engine.domain.exceptions import Action, CaseStatus, ExceptionType, Flag, Recommendation
 from engine.domain.geo import ZIP3_BY_PREFIX, Zip3Region
@@ -320,10 +321,10 @@ class ReturnsDesk:
                 item = uow.master.get_sku(f.sku)
                 variants = uow.master.variants_of(item) if item is not None else []
                 lines.append({"line_no": f.line_no, "sku": f.sku, "name": item.name if item else f.sku,
-                              "variant": item.variant_label if item else f.sku, "unit_price": str(f.unit_price),
-                              "returnable": units,
-                              "variants": [{"sku": v.sku, "name": v.name, "variant": v.variant_label}
-                                           for v in variants]})
+                              "variant": item.variant_label if item else f.sku, **_sets_apart(item),
+                              "unit_price": str(f.unit_price), "returnable": units,
+                              "variants": [{"sku": v.sku, "name": v.name, "variant": v.variant_label,
+                                            **_sets_apart(v)} for v in variants]})
         return {"order_id": order.order_id, "lines": lines,
                 "reasons": [{"reason": r.value, "words": REASON_WORDS[r], "merchant_fault": r.merchant_fault}
                             for r in ReturnReason]}
@@ -446,6 +447,12 @@ class ReturnsDesk:
                 if current is None or lane.brackets[0][1] < current[0][1]:
                     cards[lane.zone] = list(lane.brackets)
         return cards
+
+
+def _sets_apart(item: Sku | None) -> dict[str, str | None]:
+    """The colour and size of a variant, as the catalog gives them (None where it does not)."""
+    attrs = item.attributes if item is not None else {}
+    return {"color": attrs.get("color") or None, "size": attrs.get("size") or None}
 
 
 def _with_exchanges(wanted: list[c.ReturnLineRequest], exchange_skus: dict[int, str]) -> list[c.ReturnLineRequest]:

@@ -378,6 +378,9 @@ def test_the_simulated_customer_asks_for_a_size_up_when_the_catalog_has_one(
     assert ChannelSimulator._size_up(SimpleNamespace(client=http), ids["a"]) == {}  # type: ignore[arg-type]
     assert _next_size({"variant": "Grey, XXL", "variants": [{"sku": "X", "variant": "Grey, S"}]}) is None
     assert _next_size({"variant": "Mug", "variants": []}) is None
+    grey_s = {"size": "S", "color": "Grey", "variants": [{"sku": "N-M", "size": "M", "color": "Navy"},
+                                                         {"sku": "G-M", "size": "M", "color": "Grey"}]}
+    assert _next_size(grey_s) == "G-M" and _next_size({**grey_s, "size": "XXL"}) is None
 
 
 def test_the_customer_chat_exchanges_for_the_size_asked_for_or_lists_the_choices(

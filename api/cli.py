@@ -970,10 +970,16 @@ def returns_fit_abuse_model(
     out = report.to_dict()
     if write and report.meets_targets and report.model is not None:
         target = Path(write)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        partial = target.with_suffix(target.suffix + ".partial")
-        partial.write_text(json.dumps(report.model.to_dict(), indent=2) + "\n", encoding="utf-8")
-        partial.replace(target)
+        partial = target.with_name(target.name + ".partial")
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            partial.write_text(json.dumps(report.model.to_dict(), indent=2) + "\n", encoding="utf-8")
+            partial.replace(target)
+        except OSError as err:
+            if partial.is_file():
+                partial.unlink()
+            raise _fail(Text.assemble(("error ", "bold red"), ("returns.model_not_written", "red"), ": ",
+                                      clean(f"--write {write}: {err.strerror or err}"))) from None
         out["written"] = str(target)
     if as_json:
         _echo_json(out)

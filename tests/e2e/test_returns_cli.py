@@ -193,6 +193,9 @@ def test_the_abuse_score_is_refitted_on_the_stores_decisions_and_used_once_named
         assert used.returns.model.weights == written["weights"]
     finally:
         used.close()
+    into_a_folder = orderloom(good, "returns", "fit-abuse-model", "--write", str(tmp_path))
+    assert into_a_folder.exit_code == 2 and "returns.model_not_written" in into_a_folder.output
+    assert json.loads(model.read_text()) == written  # the model written before is untouched
     (tmp_path / "broken.json").write_text('{"features": ["return_rate"], "weights": []}')
     with pytest.raises(ValueError, match=r"ORDERLOOM_ABUSE_MODEL_FILE.*other features"):
         bootstrap(Settings(database_url=good, abuse_model_file=tmp_path / "broken.json"), migrate=False)

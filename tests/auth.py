@@ -1,4 +1,4 @@
-"""Credentials for API tests: one principal per (engine, name), made on first use."""
+"""Credentials for API tests: one principal per (app, name, role, binding), made on first use."""
 
 from __future__ import annotations
 
@@ -6,12 +6,14 @@ from typing import Any
 
 from engine.bootstrap import App
 
-_KEYS: dict[tuple[int, str, str], str] = {}
-
 
 def headers(app: App, name: str = "ops", role: str = "ops_admin", **binding: Any) -> dict[str, str]:
-    """An Authorization header for a principal called `name` with `role` (and its binding)."""
-    cache = (id(app), name, role + repr(sorted(binding.items())))
-    if cache not in _KEYS:
-        _KEYS[cache] = app.access.create_principal(name=name, role=role, created_by="test", **binding).key
-    return {"Authorization": f"Bearer {_KEYS[cache]}"}
+    """An Authorization header for a principal called `name` with `role` (and its binding).
+
+    The keys are kept on the app itself: a module-level cache keyed by `id(app)` handed a closed app's key to a
+    new app that happened to get the same id (a 401 in a test that never asked for one)."""
+    keys: dict[str, str] = app.__dict__.setdefault("_test_keys", {})
+    cache = f"{name}\x00{role}\x00{sorted(binding.items())!r}"
+    if cache not in keys:
+        keys[cache] = app.access.create_principal(name=name, role=role, created_by="test", **binding).key
+    return {"Authorization": f"Bearer {keys[cache]}"}
